@@ -1,0 +1,109 @@
+"""The fixed cast of people every test can use.
+
+Two trusts in one ICB (``trust`` and ``neighbour_trust``) and a third in another ICB
+(``other_trust``). Each role at ``trust`` has its own person; ``outsider`` leads
+``other_trust`` and must see nothing of ``trust``.
+"""
+
+import pytest
+
+from portal.models import TrustRole
+from tests.factories import (
+    ICBFactory,
+    ICBMembershipFactory,
+    RegionFactory,
+    TrustFactory,
+    TrustICBMembershipFactory,
+    TrustMembershipFactory,
+    UserFactory,
+)
+
+
+@pytest.fixture
+def region(db):
+    return RegionFactory(code="Y61", name="East of England")
+
+
+@pytest.fixture
+def icb(region):
+    return ICBFactory(ods_code="QUE", name="NHS Cambridgeshire and Peterborough Integrated Care Board", region=region)
+
+
+@pytest.fixture
+def other_icb(region):
+    return ICBFactory(ods_code="QM7", name="NHS Hertfordshire and West Essex Integrated Care Board", region=region)
+
+
+@pytest.fixture
+def trust(icb):
+    trust = TrustFactory(ods_code="RT1", name="Cambridgeshire and Peterborough NHS Foundation Trust", region=icb.region)
+    TrustICBMembershipFactory(trust=trust, icb=icb)
+    return trust
+
+
+@pytest.fixture
+def neighbour_trust(icb):
+    trust = TrustFactory(ods_code="RX1", name="Neighbouring Mental Health NHS Trust", region=icb.region)
+    TrustICBMembershipFactory(trust=trust, icb=icb)
+    return trust
+
+
+@pytest.fixture
+def other_trust(other_icb):
+    trust = TrustFactory(
+        ods_code="RWR", name="Hertfordshire Partnership University NHS Foundation Trust", region=other_icb.region
+    )
+    TrustICBMembershipFactory(trust=trust, icb=other_icb)
+    return trust
+
+
+def _member(trust, role, email, name):
+    return TrustMembershipFactory(
+        trust=trust, role=role, user=UserFactory(email=email, full_name=name)
+    ).user
+
+
+@pytest.fixture
+def lead(trust):
+    return _member(trust, TrustRole.LEAD, "lead@example.nhs.uk", "Leah Lead")
+
+
+@pytest.fixture
+def contributor(trust):
+    return _member(trust, TrustRole.CONTRIBUTOR, "contributor@example.nhs.uk", "Connor Contributor")
+
+
+@pytest.fixture
+def executive(trust):
+    return _member(trust, TrustRole.EXECUTIVE, "executive@example.nhs.uk", "Esther Executive")
+
+
+@pytest.fixture
+def board_reader(trust):
+    return _member(trust, TrustRole.BOARD_READER, "board@example.nhs.uk", "Bola Board")
+
+
+@pytest.fixture
+def ics_lead(icb):
+    return ICBMembershipFactory(icb=icb, user=UserFactory(email="ics@example.nhs.uk", full_name="Isla ICS")).user
+
+
+@pytest.fixture
+def outsider(other_trust):
+    return _member(other_trust, TrustRole.LEAD, "outsider@example.nhs.uk", "Otto Outsider")
+
+
+@pytest.fixture
+def administrator(db):
+    return UserFactory(email="admin@example.nhs.uk", full_name="Ada Admin", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def client_for(client):
+    """Sign the test client in as a person: ``client_for(lead).get(...)``."""
+
+    def sign_in(user):
+        client.force_login(user)
+        return client
+
+    return sign_in

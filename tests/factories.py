@@ -1,0 +1,91 @@
+"""factory_boy factories for the portal's models."""
+
+import datetime
+
+import factory
+from factory.django import DjangoModelFactory
+
+from portal.models import (
+    ICB,
+    ICBMembership,
+    Region,
+    Trust,
+    TrustICBMembership,
+    TrustMembership,
+    TrustRole,
+    User,
+)
+
+TEST_PASSWORD = "correct-horse-battery-staple"
+
+
+class UserFactory(DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"person{n}@example.nhs.uk")
+    full_name = factory.Faker("name", locale="en_GB")
+    job_title = "Social worker"
+    password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
+
+    @factory.post_generation
+    def save_password(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class RegionFactory(DjangoModelFactory):
+    class Meta:
+        model = Region
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"Y{n:02d}")
+    name = factory.Sequence(lambda n: f"Region {n}")
+
+
+class ICBFactory(DjangoModelFactory):
+    class Meta:
+        model = ICB
+
+    ods_code = factory.Sequence(lambda n: f"Q{n:02d}")
+    name = factory.Sequence(lambda n: f"NHS Example {n} Integrated Care Board")
+    region = factory.SubFactory(RegionFactory)
+    open_date = datetime.date(2022, 7, 1)
+
+
+class TrustFactory(DjangoModelFactory):
+    class Meta:
+        model = Trust
+
+    ods_code = factory.Sequence(lambda n: f"R{n:02d}")
+    name = factory.Sequence(lambda n: f"Example {n} Mental Health NHS Foundation Trust")
+    region = factory.SubFactory(RegionFactory)
+    open_date = datetime.date(2000, 4, 1)
+
+
+class TrustICBMembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = TrustICBMembership
+
+    trust = factory.SubFactory(TrustFactory)
+    icb = factory.SubFactory(ICBFactory)
+    is_host = True
+    start_date = datetime.date(2022, 7, 1)
+
+
+class TrustMembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = TrustMembership
+
+    user = factory.SubFactory(UserFactory)
+    trust = factory.SubFactory(TrustFactory)
+    role = TrustRole.CONTRIBUTOR
+
+
+class ICBMembershipFactory(DjangoModelFactory):
+    class Meta:
+        model = ICBMembership
+
+    user = factory.SubFactory(UserFactory)
+    icb = factory.SubFactory(ICBFactory)
