@@ -4,6 +4,10 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+
+from portal.models import TrustRole, User
 
 
 def nhsuk_helper(submit_label: str) -> FormHelper:
@@ -62,3 +66,98 @@ class SetPasswordForm(auth_forms.SetPasswordForm):
         self.fields["new_password2"].label = "Confirm new password"
         self.fields["new_password2"].error_messages["required"] = "Enter the new password again"
         self.helper = nhsuk_helper("Save new password")
+
+
+ROLE_CHOICES_WITH_HINTS = [(role.value, role.label) for role in TrustRole]
+
+
+class InviteColleagueForm(forms.Form):
+    full_name = forms.CharField(
+        label="Full name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        error_messages={"required": "Enter the person's full name"},
+    )
+    email = forms.EmailField(
+        label="Work email address",
+        help_text="The invitation link is sent here. It works once and expires after 7 days.",
+        widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        error_messages={
+            "required": "Enter the person's work email address",
+            "invalid": "Enter an email address in the correct format, like name@example.nhs.uk",
+        },
+    )
+    role = forms.ChoiceField(
+        label="Role",
+        choices=ROLE_CHOICES_WITH_HINTS,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select a role"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = nhsuk_helper("Send invitation")
+
+    def clean_email(self):
+        return self.cleaned_data["email"].strip().lower()
+
+
+class ChangeRoleForm(forms.Form):
+    role = forms.ChoiceField(
+        label="Role",
+        choices=ROLE_CHOICES_WITH_HINTS,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select a role"},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = nhsuk_helper("Save role")
+
+
+class CreateAccountForm(forms.Form):
+    """For someone accepting an invitation who has no account yet."""
+
+    full_name = forms.CharField(
+        label="Full name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+        error_messages={"required": "Enter your full name"},
+    )
+    job_title = forms.CharField(
+        label="Job title",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "organization-title"}),
+    )
+    password1 = forms.CharField(
+        label="Create a password",
+        strip=False,
+        help_text="At least 12 characters. Avoid common passwords and your name.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        error_messages={"required": "Enter a password"},
+    )
+    password2 = forms.CharField(
+        label="Confirm password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        error_messages={"required": "Enter the password again"},
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+        self.helper = nhsuk_helper("Create account and join")
+
+    def clean(self):
+        cleaned = super().clean()
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The passwords do not match")
+        elif password1:
+            candidate = User(email=self.email, full_name=cleaned.get("full_name", ""))
+            try:
+                password_validation.validate_password(password1, candidate)
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned

@@ -132,9 +132,7 @@ class TrustQuerySet(models.QuerySet):
         """Trusts whose data this user may read: their own, and those in ICBs they lead."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(
-            Q(memberships__user=user) | Q(icb_memberships__icb__memberships__user=user)
-        ).distinct()
+        return self.filter(Q(memberships__user=user) | Q(icb_memberships__icb__memberships__user=user)).distinct()
 
 
 class Trust(Organisation):
@@ -209,8 +207,7 @@ class TrustRole(models.TextChoices):
 TRUST_ROLE_DESCRIPTIONS = {
     TrustRole.LEAD: "Runs the trust's self-assessment: answers any requirement, assigns requirements "
     "to colleagues, submits for sign-off and manages who has access.",
-    TrustRole.CONTRIBUTOR: "Answers the requirements assigned to them, attaches evidence and enters "
-    "workforce figures.",
+    TrustRole.CONTRIBUTOR: "Answers the requirements assigned to them, attaches evidence and enters workforce figures.",
     TrustRole.EXECUTIVE: "Signs off the trust's self-assessment, or sends it back with reasons.",
     TrustRole.BOARD_READER: "Reads signed-off assessments and downloads the board report.",
 }
@@ -302,3 +299,23 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditEvent(models.Model):
+    """A change someone made, kept for the trust to read: who, what, when, and field before → after.
+
+    Written by the service function that makes the change, in the same transaction.
+    """
+
+    trust = models.ForeignKey(Trust, null=True, blank=True, on_delete=models.CASCADE, related_name="audit_events")
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=60)
+    summary = models.CharField(max_length=500)
+    changes = models.JSONField(default=dict, blank=True, help_text="Field name → [before, after].")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.summary

@@ -1,11 +1,218 @@
-"""Placeholder while the foundation is built; replaced by the real views."""
+"""Home, health check, and managing a trust's people."""
 
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_not_required
+from django.core.mail import send_mail
+from django.db import DatabaseError, connection
+from django.db.models import Prefetch, Q
 from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from portal import services
+from portal.access import access_trust_as_lead
+from portal.forms import ChangeRoleForm, CreateAccountForm, InviteColleagueForm
+from portal.models import TRUST_ROLE_DESCRIPTIONS, TrustICBMembership, User
+from portal.services import PeopleError
 
 
-def _todo(request, **kwargs):
-    return HttpResponse("todo")
+@login_not_required
+@require_safe
+@never_cache
+def healthz(request):
+    """For load balancers and monitoring: 200 when the database answers, 503 when it does not."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError:
+        return HttpResponse("database unavailable", status=503, content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")
 
 
-home = healthz = trust_people = invite_colleague = change_role = remove_member = withdraw_invitation = _todo
-accept_invitation = _todo
+@require_safe
+def home(request):
+    """The signed-in person's organisations and what they can do in each."""
+    today = timezone.localdate()
+    current_trusts = TrustICBMembership.objects.filter(
+        Q(end_date__isnull=True) | Q(end_date__gte=today), start_date__lte=today
+    ).select_related("trust")
+    trust_memberships = request.user.trust_memberships.select_related("trust", "trust__region")
+    icb_memberships = request.user.icb_memberships.select_related("icb", "icb__region").prefetch_related(
+        Prefetch("icb__trust_memberships", queryset=current_trusts.order_by("trust__name"), to_attr="current_trusts")
+    )
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "trust_memberships": trust_memberships,
+            "icb_memberships": icb_memberships,
+            "role_descriptions": TRUST_ROLE_DESCRIPTIONS,
+        },
+    )
+
+
+@require_safe
+def trust_people(request, ods_code):
+    trust = access_trust_as_lead(request.user, ods_code)
+    memberships = trust.memberships.select_related("user").order_by("user__full_name")
+    invitations = trust.invitations.pending().select_related("invited_by").order_by("email")
+    return render(
+        request,
+        "portal/people.html",
+        {"trust": trust, "memberships": memberships, "invitations": invitations},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def invite_colleague(request, ods_code):
+    trust = access_trust_as_lead(request.user, ods_code)
+    form = InviteColleagueForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitation, token = services.invite_colleague(
+                trust=trust,
+                invited_by=request.user,
+                email=form.cleaned_data["email"],
+                full_name=form.cleaned_data["full_name"],
+                role=form.cleaned_data["role"],
+            )
+        except PeopleError as error:
+            form.add_error("email", str(error))
+        else:
+            _send_invitation(request, invitation, token)
+            messages.success(request, f"Invitation sent to {invitation.email}")
+            return redirect("trust-people", ods_code=trust.ods_code)
+    return render(
+        request,
+        "portal/invite.html",
+        {"trust": trust, "form": form, "role_descriptions": TRUST_ROLE_DESCRIPTIONS},
+    )
+
+
+def _send_invitation(request, invitation, token):
+    link = request.build_absolute_uri(reverse("accept-invitation", kwargs={"token": token}))
+    context = {"invitation": invitation, "link": link, "inviter": request.user}
+    send_mail(
+        subject=f"You have been invited to the {invitation.trust.name} self-assessment",
+        message=render_to_string("portal/email/invitation.txt", context),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def _membership_for_lead(request, ods_code, membership_id):
+    trust = access_trust_as_lead(request.user, ods_code)
+    membership = get_object_or_404(trust.memberships.select_related("user"), pk=membership_id)
+    return trust, membership
+
+
+@require_http_methods(["GET", "POST"])
+def change_role(request, ods_code, membership_id):
+    trust, membership = _membership_for_lead(request, ods_code, membership_id)
+    form = ChangeRoleForm(request.POST or None, initial={"role": membership.role})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.change_role(membership=membership, role=form.cleaned_data["role"], changed_by=request.user)
+        except PeopleError as error:
+            form.add_error("role", str(error))
+        else:
+            messages.success(request, f"{membership.user.full_name}'s role has been updated")
+            return redirect("trust-people", ods_code=trust.ods_code)
+    return render(
+        request,
+        "portal/change_role.html",
+        {"trust": trust, "membership": membership, "form": form, "role_descriptions": TRUST_ROLE_DESCRIPTIONS},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def remove_member(request, ods_code, membership_id):
+    trust, membership = _membership_for_lead(request, ods_code, membership_id)
+    error = None
+    if request.method == "POST":
+        try:
+            services.remove_member(membership=membership, removed_by=request.user)
+        except PeopleError as problem:
+            error = str(problem)
+        else:
+            messages.success(request, f"{membership.user.full_name} no longer has access to {trust.name}")
+            if membership.user == request.user:
+                return redirect("home")
+            return redirect("trust-people", ods_code=trust.ods_code)
+    return render(
+        request,
+        "portal/remove_member.html",
+        {"trust": trust, "membership": membership, "error": error},
+        status=400 if error else 200,
+    )
+
+
+@require_POST
+def withdraw_invitation(request, ods_code, invitation_id):
+    trust = access_trust_as_lead(request.user, ods_code)
+    invitation = get_object_or_404(trust.invitations.all(), pk=invitation_id)
+    try:
+        services.withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
+    except PeopleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"The invitation for {invitation.email} has been withdrawn")
+    return redirect("trust-people", ods_code=trust.ods_code)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+def accept_invitation(request, token):
+    """The link in an invitation e-mail: join the trust, creating an account if needed."""
+    invitation = services.find_invitation(token)
+    if invitation is None:
+        return render(request, "portal/invitation_invalid.html", status=404)
+    if not invitation.is_pending:
+        return render(request, "portal/invitation_invalid.html", {"invitation": invitation}, status=410)
+
+    context = {"invitation": invitation, "role_description": TRUST_ROLE_DESCRIPTIONS[invitation.role]}
+    user = request.user
+    if user.is_authenticated:
+        if user.email.lower() != invitation.email.lower():
+            return render(request, "portal/invitation_wrong_account.html", context, status=403)
+        if request.method == "POST":
+            return _join(request, invitation, user)
+        return render(request, "portal/accept_invitation.html", context)
+
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        sign_in_url = f"{reverse('sign-in')}?next={request.path}"
+        return render(request, "portal/accept_invitation.html", {**context, "sign_in_url": sign_in_url})
+
+    form = CreateAccountForm(request.POST or None, email=invitation.email, initial={"full_name": invitation.full_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, _ = services.create_account_from_invitation(
+                invitation=invitation,
+                full_name=form.cleaned_data["full_name"],
+                job_title=form.cleaned_data["job_title"],
+                password=form.cleaned_data["password1"],
+            )
+        except PeopleError as error:
+            form.add_error(None, str(error))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Your account has been created and you have joined {invitation.trust.name}")
+            return redirect("home")
+    return render(request, "portal/accept_invitation.html", {**context, "form": form})
+
+
+def _join(request, invitation, user):
+    try:
+        services.accept_invitation(invitation=invitation, user=user)
+    except PeopleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"You have joined {invitation.trust.name} as {invitation.get_role_display()}")
+    return redirect("home")

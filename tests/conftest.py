@@ -58,9 +58,7 @@ def other_trust(other_icb):
 
 
 def _member(trust, role, email, name):
-    return TrustMembershipFactory(
-        trust=trust, role=role, user=UserFactory(email=email, full_name=name)
-    ).user
+    return TrustMembershipFactory(trust=trust, role=role, user=UserFactory(email=email, full_name=name)).user
 
 
 @pytest.fixture
