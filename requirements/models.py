@@ -20,6 +20,14 @@ class FrameworkQuerySet(models.QuerySet):
     def published(self):
         return self.filter(status=FrameworkStatus.PUBLISHED)
 
+    def public(self):
+        """Versions anyone may read: published and retired ones, never drafts."""
+        return self.filter(status__in=[FrameworkStatus.PUBLISHED, FrameworkStatus.RETIRED])
+
+    def with_requirements_and_scale(self):
+        """Everything a framework page shows, in a fixed number of queries."""
+        return self.prefetch_related("requirements", "rating_levels", "indicators")
+
     def current(self, slug: str | None = None) -> Framework | None:
         """The newest published version (of one framework, if a slug is given)."""
         versions = self.published()
@@ -49,10 +57,15 @@ class Framework(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["slug", "version"], name="framework_version_unique"),
             models.CheckConstraint(condition=Q(status__in=FrameworkStatus.values), name="framework_status_valid"),
+            models.CheckConstraint(condition=~Q(title=""), name="framework_title_not_empty"),
         ]
 
     def __str__(self):
         return f"{self.title} (version {self.version})"
+
+    def is_in_use(self) -> bool:
+        """Whether any assessment uses this version, which freezes its content."""
+        return self.assessments.exists()
 
 
 class Requirement(models.Model):
@@ -69,14 +82,21 @@ class Requirement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["framework", "code"], name="requirement_code_unique"),
             models.UniqueConstraint(fields=["framework", "order"], name="requirement_order_unique"),
+            models.CheckConstraint(condition=~Q(code=""), name="requirement_code_not_empty"),
+            models.CheckConstraint(condition=~Q(title=""), name="requirement_title_not_empty"),
         ]
 
     def __str__(self):
         return f"{self.code}: {self.title}"
 
+    @property
+    def typical_evidence_items(self) -> list[str]:
+        """Typical evidence is stored one item a line."""
+        return [line.strip() for line in self.typical_evidence.splitlines() if line.strip()]
+
 
 class RatingLevel(models.Model):
-    """A point on the framework version's rating scale, such as 3 – Largely met."""
+    """A point on the framework version's rating scale, such as 3, Largely met."""
 
     framework = models.ForeignKey(Framework, on_delete=models.CASCADE, related_name="rating_levels")
     value = models.PositiveSmallIntegerField()
@@ -88,6 +108,7 @@ class RatingLevel(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["framework", "value"], name="rating_level_value_unique"),
             models.CheckConstraint(condition=Q(value__gte=1), name="rating_level_value_positive"),
+            models.CheckConstraint(condition=~Q(label=""), name="rating_level_label_not_empty"),
         ]
 
     def __str__(self):
@@ -111,9 +132,7 @@ class IndicatorDefinition(models.Model):
     definition = models.TextField()
     unit = models.CharField(max_length=12, choices=IndicatorUnit.choices)
     numerator_label = models.CharField(max_length=250)
-    denominator_label = models.CharField(
-        max_length=250, blank=True, help_text="Blank for a plain count or total."
-    )
+    denominator_label = models.CharField(max_length=250, blank=True, help_text="Blank for a plain count or total.")
     data_source = models.CharField(max_length=250)
     special_category = models.BooleanField(
         default=False,
@@ -129,6 +148,10 @@ class IndicatorDefinition(models.Model):
             models.UniqueConstraint(fields=["framework", "code"], name="indicator_code_unique"),
             models.UniqueConstraint(fields=["framework", "order"], name="indicator_order_unique"),
             models.CheckConstraint(condition=Q(unit__in=IndicatorUnit.values), name="indicator_unit_valid"),
+            models.CheckConstraint(
+                condition=Q(plausible_maximum_percent__isnull=True) | Q(plausible_maximum_percent__range=(1, 100)),
+                name="indicator_plausible_maximum_is_a_percentage",
+            ),
         ]
 
     def __str__(self):
