@@ -72,7 +72,7 @@ def trust_people(request, ods_code):
 @require_http_methods(["GET", "POST"])
 def invite_colleague(request, ods_code):
     trust = access_trust_as_lead(request.user, ods_code)
-    form = InviteColleagueForm(request.POST or None)
+    form = InviteColleagueForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             invitation, token = services.invite_colleague(
@@ -115,7 +115,7 @@ def _membership_for_lead(request, ods_code, membership_id):
 @require_http_methods(["GET", "POST"])
 def change_role(request, ods_code, membership_id):
     trust, membership = _membership_for_lead(request, ods_code, membership_id)
-    form = ChangeRoleForm(request.POST or None, initial={"role": membership.role})
+    form = ChangeRoleForm(request.POST if request.method == "POST" else None, initial={"role": membership.role})
     if request.method == "POST" and form.is_valid():
         try:
             services.change_role(membership=membership, role=form.cleaned_data["role"], changed_by=request.user)
@@ -190,7 +190,11 @@ def accept_invitation(request, token):
         sign_in_url = f"{reverse('sign-in')}?next={request.path}"
         return render(request, "portal/accept_invitation.html", {**context, "sign_in_url": sign_in_url})
 
-    form = CreateAccountForm(request.POST or None, email=invitation.email, initial={"full_name": invitation.full_name})
+    form = CreateAccountForm(
+        request.POST if request.method == "POST" else None,
+        email=invitation.email,
+        initial={"full_name": invitation.full_name},
+    )
     if request.method == "POST" and form.is_valid():
         try:
             user, _ = services.create_account_from_invitation(
