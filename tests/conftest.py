@@ -105,3 +105,16 @@ def client_for(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture
+def published_framework(db):
+    """The project's own framework file, loaded as the platform administrator would."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from requirements.models import Framework
+
+    for path in sorted((settings.BASE_DIR / "fixtures" / "frameworks").glob("*.toml")):
+        call_command("load_framework", str(path), verbosity=0)
+    return Framework.objects.current()

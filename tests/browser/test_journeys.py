@@ -1,0 +1,78 @@
+"""Journeys people make in a real browser, each page checked with axe for WCAG 2.2 A and AA."""
+
+import re
+
+from django.core import mail
+from playwright.sync_api import expect
+
+
+def test_person_signs_in_and_sees_their_organisations(page, sign_in, lead, trust):
+    """A lead signs in with e-mail and password and lands on their home page."""
+    sign_in(lead)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisations")
+    expect(page.get_by_role("heading", name=trust.name)).to_be_visible()
+    page.check_accessibility()
+
+
+def test_wrong_password_shows_error_summary(page, lead):
+    """A failed sign-in shows the NHS.UK error summary and keeps the e-mail typed."""
+    page.visit("/sign-in/")
+    page.get_by_label("Email address").fill(lead.email)
+    page.get_by_label("Password", exact=True).fill("wrong password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("There is a problem")).to_be_visible()
+    expect(page.get_by_label("Email address")).to_have_value(lead.email)
+    expect(page.page).to_have_title(re.compile("^Error: "))
+    page.check_accessibility()
+
+
+def test_lead_invites_a_colleague_who_joins(page, sign_in, lead, trust, browser, live_server):
+    """The lead invites a colleague; the colleague opens the e-mailed link, creates an account and joins."""
+    sign_in(lead)
+    page.get_by_role("link", name=f"Manage people at {trust.name}").click()
+    page.check_accessibility()
+    page.get_by_role("button", name="Invite a colleague").click()
+    page.check_accessibility()
+
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Select a role").first).to_be_visible()
+    page.check_accessibility()
+
+    page.get_by_label("Full name").fill("Nia Jones")
+    page.get_by_label("Work email address").fill("nia.jones@example.nhs.uk")
+    page.get_by_label("Contributor").check()
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Invitation sent to nia.jones@example.nhs.uk")).to_be_visible()
+    expect(page.get_by_role("cell", name="Contributor")).to_be_visible()
+    page.check_accessibility()
+
+    link = re.search(r"(/invitations/\S+/)", mail.outbox[-1].body).group(1)
+    context = browser.new_context()
+    from tests.browser.conftest import Page
+
+    newcomer = Page(context.new_page(), live_server.url)
+    newcomer.visit(link)
+    newcomer.get_by_label("Create a password").fill("a-long-pass-phrase")
+    newcomer.get_by_label("Confirm password").fill("a-long-pass-phrase")
+    newcomer.get_by_role("button", name="Create account and join").click()
+    expect(newcomer.get_by_role("heading", name=trust.name)).to_be_visible()
+    expect(newcomer.get_by_text("Contributor", exact=True)).to_be_visible()
+    newcomer.check_accessibility()
+    context.close()
+
+
+def test_anyone_reads_the_framework(page, published_framework):
+    """The framework, its requirements and the rating scale are public."""
+    page.visit("/framework/")
+    expect(page.get_by_role("heading", level=1)).to_contain_text(published_framework.title)
+    for requirement in published_framework.requirements.all():
+        expect(page.get_by_role("heading", name=re.compile(re.escape(requirement.title)))).to_be_visible()
+    for level in published_framework.rating_levels.all():
+        expect(page.get_by_role("rowheader", name=str(level))).to_be_visible()
+
+
+def test_public_pages_are_accessible(page, db):
+    """The footer pages and sign-in are readable without signing in and pass axe."""
+    for path in ["/accessibility/", "/privacy/", "/cookies/", "/contact/", "/password-reset/"]:
+        response = page.visit(path)
+        assert response.status == 200, path
