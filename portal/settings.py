@@ -136,6 +136,10 @@ STATICFILES_DIRS = [
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "evidence": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "evidence", "base_url": None},
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -145,6 +149,7 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "uploads"
+EVIDENCE_MAX_UPLOAD_BYTES = int(os.environ.get("EVIDENCE_MAX_UPLOAD_MB", "20")) * 1024 * 1024
 
 # Messages live in the session: the only cookies are the session and CSRF cookies (see the cookies page).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"

@@ -64,6 +64,7 @@ urlpatterns = [
     path("trusts/<str:ods_code>/people/", include(people_patterns)),
     path("invitations/<str:token>/", views.accept_invitation, name="accept-invitation"),
     path("framework/", include("requirements.urls")),
+    path("", include("assessments.urls")),
     path("accessibility/", page("pages/accessibility.html"), name="accessibility"),
     path("privacy/", page("pages/privacy.html"), name="privacy"),
     path("cookies/", page("pages/cookies.html"), name="cookies"),

@@ -118,3 +118,45 @@ def published_framework(db):
     for path in sorted((settings.BASE_DIR / "fixtures" / "frameworks").glob("*.toml")):
         call_command("load_framework", str(path), verbosity=0)
     return Framework.objects.current()
+
+
+@pytest.fixture
+def cycle(db):
+    from assessments.models import Cycle
+
+    return Cycle.objects.create(label="2026/27", snapshot_date="2026-03-31", submission_deadline="2026-06-30")
+
+
+@pytest.fixture
+def previous_cycle(db):
+    from assessments.models import Cycle
+
+    return Cycle.objects.create(label="2025/26", snapshot_date="2025-03-31", submission_deadline="2025-06-30")
+
+
+@pytest.fixture
+def assessment(trust, lead, cycle, published_framework):
+    """A blank draft of ``trust``'s 2026/27 assessment, started by the lead."""
+    from assessments import services
+
+    return services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=False)
+
+
+@pytest.fixture
+def complete_assessment(assessment, lead):
+    """The draft with every requirement rated (3 – Largely met) with a rationale and marked ready."""
+    from assessments import services
+
+    level = assessment.framework.rating_levels.get(value=3)
+    for response in assessment.responses.select_related("requirement"):
+        services.save_response(
+            response=response,
+            expected_version=response.version,
+            edited_by=lead,
+            rating=level,
+            rationale=f"Evidence for {response.requirement.code} shows arrangements operating with minor gaps.",
+            strengths="",
+            gaps_and_risks="",
+            ready=True,
+        )
+    return assessment

@@ -1,0 +1,3 @@
+"""Placeholder until the evidence pages are written."""
+
+urlpatterns = []

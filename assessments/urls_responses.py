@@ -1,0 +1,3 @@
+"""Placeholder until the responses pages are written."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Placeholder until the workflow pages are written."""
+
+urlpatterns = []
