@@ -1,0 +1,33 @@
+# Every target installs what it needs first (scripts/bootstrap.sh); see the README.
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format ci lock
+
+ARGS ?=
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## Install everything (.venv, node_modules, compiled front end) without running
+	@bash scripts/bootstrap.sh
+
+run: ## Run the portal with demo data at http://127.0.0.1:8000/ (PORT=... to change)
+	@bash scripts/run.sh
+
+test: ## Run the whole test suite on a throwaway PostgreSQL (ARGS="-k foo" for pytest)
+	@bash scripts/test.sh $(ARGS)
+
+lint: ## Check style and formatting with ruff
+	@bash scripts/bootstrap.sh
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: ## Reformat the code and apply ruff's safe fixes
+	@bash scripts/bootstrap.sh
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+ci: ## Run what CI runs (.ci/run)
+	@bash .ci/run
+
+lock: ## Regenerate constraints.txt after changing dependencies in pyproject.toml
+	@bash scripts/lock.sh
