@@ -15,10 +15,10 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.models import Trust, TrustRole
+from portal.models import Trust, TrustRole, in_icb_led_by
 from requirements.models import Framework, IndicatorDefinition, RatingLevel, Requirement
 
 
@@ -69,7 +69,7 @@ class AssessmentQuerySet(models.QuerySet):
         return self.filter(
             Q(trust__memberships__user=user, trust__memberships__role__in=WORKING_ROLES)
             | Q(trust__memberships__user=user, state=AssessmentState.APPROVED)
-            | Q(trust__icb_memberships__icb__memberships__user=user, state=AssessmentState.APPROVED)
+            | Q(in_icb_led_by(user, on=F("cycle__snapshot_date"), prefix="trust__"), state=AssessmentState.APPROVED)
         ).distinct()
 
 
@@ -383,7 +383,7 @@ class ApprovalQuerySet(models.QuerySet):
             return self.none()
         return self.filter(
             Q(assessment__trust__memberships__user=user)
-            | Q(assessment__trust__icb_memberships__icb__memberships__user=user)
+            | in_icb_led_by(user, on=F("assessment__cycle__snapshot_date"), prefix="assessment__trust__")
         ).distinct()
 
 

@@ -75,7 +75,17 @@ class InvitationAdmin(admin.ModelAdmin):
     list_filter = ["role"]
     search_fields = ["email", "trust__name"]
     exclude = ["token_hash"]
-    readonly_fields = ["trust", "email", "full_name", "role", "invited_by", "expires_at", "accepted_at", "accepted_by"]
+    readonly_fields = [
+        "trust",
+        "email",
+        "full_name",
+        "role",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
 
     def has_add_permission(self, request):
         # Invitations are sent by trust leads from the portal, so that the e-mail and audit trail exist.

@@ -3,11 +3,14 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 from portal.models import TrustRole, User
+
+INVITATION_DAYS = settings.INVITATION_MAX_AGE.days
 
 
 def nhsuk_helper(submit_label: str) -> FormHelper:
@@ -19,6 +22,7 @@ def nhsuk_helper(submit_label: str) -> FormHelper:
 class SignInForm(auth_forms.AuthenticationForm):
     username = forms.EmailField(
         label="Email address",
+        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "spellcheck": "false"}),
         error_messages={
             "required": "Enter your email address",
@@ -80,7 +84,8 @@ class InviteColleagueForm(forms.Form):
     )
     email = forms.EmailField(
         label="Work email address",
-        help_text="The invitation link is sent here. It works once and expires after 7 days.",
+        max_length=254,
+        help_text=f"The invitation link is sent here. It works once and expires after {INVITATION_DAYS} days.",
         widget=forms.EmailInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         error_messages={
             "required": "Enter the person's work email address",

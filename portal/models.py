@@ -52,7 +52,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS = ["full_name"]
 
     class Meta:
-        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message="An account with this email address already exists.",
+            )
+        ]
 
     def __str__(self):
         return self.full_name or self.email
@@ -127,12 +133,26 @@ class ICB(Organisation):
         verbose_name_plural = "ICBs"
 
 
+def in_icb_led_by(user, *, on, prefix: str = "") -> Q:
+    """Rows whose trust belonged, on a date, to an ICB where the user is ICS lead.
+
+    ``on`` is a date or an F() expression (such as the cycle's snapshot date), so that past
+    assessments roll up to the ICB the trust belonged to at the time. ``prefix`` is the path
+    from the queried model to the trust (``"trust__"`` for an assessment).
+    """
+    link = f"{prefix}icb_memberships__"
+    return Q(
+        Q(**{f"{link}end_date__isnull": True}) | Q(**{f"{link}end_date__gte": on}),
+        **{f"{link}icb__memberships__user": user, f"{link}start_date__lte": on},
+    )
+
+
 class TrustQuerySet(models.QuerySet):
     def visible_to(self, user) -> TrustQuerySet:
-        """Trusts whose data this user may read: their own, and those in ICBs they lead."""
+        """Trusts whose data this user may read: their own, and those in ICBs they lead today."""
         if not user.is_authenticated:
             return self.none()
-        return self.filter(Q(memberships__user=user) | Q(icb_memberships__icb__memberships__user=user)).distinct()
+        return self.filter(Q(memberships__user=user) | in_icb_led_by(user, on=timezone.localdate())).distinct()
 
 
 class Trust(Organisation):
@@ -155,13 +175,16 @@ class Trust(Organisation):
     def icbs_on(self, date: datetime.date):
         """The ICBs this trust belonged to on a date (a trust can serve several)."""
         return ICB.objects.filter(
-            Q(trust_memberships__end_date__isnull=True) | Q(trust_memberships__end_date__gte=date),
-            trust_memberships__trust=self,
-            trust_memberships__start_date__lte=date,
+            trust_memberships__in=TrustICBMembership.objects.effective_on(date).filter(trust=self)
         ).distinct()
 
 
-class TrustICBManager(models.Manager):
+class TrustICBQuerySet(models.QuerySet):
+    def effective_on(self, date: datetime.date) -> TrustICBQuerySet:
+        return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=date), start_date__lte=date)
+
+
+class TrustICBManager(models.Manager.from_queryset(TrustICBQuerySet)):
     def get_by_natural_key(self, trust_code, icb_code, start_date):
         return self.get(trust__ods_code=trust_code, icb__ods_code=icb_code, start_date=start_date)
 

@@ -254,6 +254,9 @@ def import_ods(
     return report
 
 
+NAME_MAX_LENGTH = Trust._meta.get_field("name").max_length
+
+
 def _check(rows: list[Mapping[str, str | None]]) -> tuple[list[_Row], list[str]]:
     """Read and check every row without writing; raise ODSImportError listing every problem."""
     if not rows:
@@ -306,6 +309,10 @@ def _check(rows: list[Mapping[str, str | None]]) -> tuple[list[_Row], list[str]]
             first_seen[code] = number
         if not name:
             row_problems.append("name is missing")
+        elif len(name) > NAME_MAX_LENGTH:
+            row_problems.append(f"name is longer than {NAME_MAX_LENGTH} characters")
+        if any("\x00" in (value or "") for key, value in raw.items() if key is not None):
+            row_problems.append("it contains a NUL character")
 
         org_type = default_type
         if default_type == ICB_TYPE and code in stored[TRUST_TYPE]:

@@ -91,6 +91,8 @@ def create_account_from_invitation(
     *, invitation: Invitation, full_name: str, job_title: str, password: str
 ) -> tuple[User, TrustMembership]:
     """Create the invited person's account and accept the invitation in one step."""
+    # Lock the invitation first: a double-clicked "Create account" must not create two accounts.
+    Invitation.objects.select_for_update().get(pk=invitation.pk)
     if User.objects.filter(email__iexact=invitation.email).exists():
         raise PeopleError(f"An account for {invitation.email} already exists. Sign in to accept the invitation.")
     user = User.objects.create_user(invitation.email, password, full_name=full_name.strip(), job_title=job_title)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
@@ -32,6 +33,7 @@ auth_patterns = [
                 email_template_name="portal/email/password_reset.txt",
                 subject_template_name="portal/email/password_reset_subject.txt",
                 form_class=PasswordResetForm,
+                extra_email_context={"password_reset_hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
             )
         ),
         name="password_reset",

@@ -1,11 +1,14 @@
 """Home, health check, and managing a trust's people."""
 
+import logging
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
 from django.core.mail import send_mail
 from django.db import DatabaseError, connection
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -19,6 +22,8 @@ from portal.access import access_trust_as_lead
 from portal.forms import ChangeRoleForm, CreateAccountForm, InviteColleagueForm
 from portal.models import TRUST_ROLE_DESCRIPTIONS, TrustICBMembership, User
 from portal.services import PeopleError
+
+logger = logging.getLogger(__name__)
 
 
 @login_not_required
@@ -38,10 +43,7 @@ def healthz(request):
 @require_safe
 def home(request):
     """The signed-in person's organisations and what they can do in each."""
-    today = timezone.localdate()
-    current_trusts = TrustICBMembership.objects.filter(
-        Q(end_date__isnull=True) | Q(end_date__gte=today), start_date__lte=today
-    ).select_related("trust")
+    current_trusts = TrustICBMembership.objects.effective_on(timezone.localdate()).select_related("trust")
     trust_memberships = request.user.trust_memberships.select_related("trust", "trust__region")
     icb_memberships = request.user.icb_memberships.select_related("icb", "icb__region").prefetch_related(
         Prefetch("icb__trust_memberships", queryset=current_trusts.order_by("trust__name"), to_attr="current_trusts")
@@ -85,9 +87,18 @@ def invite_colleague(request, ods_code):
         except PeopleError as error:
             form.add_error("email", str(error))
         else:
-            _send_invitation(request, invitation, token)
-            messages.success(request, f"Invitation sent to {invitation.email}")
-            return redirect("trust-people", ods_code=trust.ods_code)
+            try:
+                _send_invitation(request, invitation, token)
+            except OSError:
+                # SMTP down or refusing: the link never reached anyone, so it must not stay valid.
+                logger.exception("Could not send the invitation e-mail to %s", invitation.email)
+                services.withdraw_invitation(invitation=invitation, withdrawn_by=request.user)
+                form.add_error(
+                    None, "Sorry, we could not send the invitation email. Nothing was sent; try again in a few minutes."
+                )
+            else:
+                messages.success(request, f"Invitation sent to {invitation.email}")
+                return redirect("trust-people", ods_code=trust.ods_code)
     return render(
         request,
         "portal/invite.html",
@@ -97,7 +108,11 @@ def invite_colleague(request, ods_code):
 
 def _send_invitation(request, invitation, token):
     link = request.build_absolute_uri(reverse("accept-invitation", kwargs={"token": token}))
-    context = {"invitation": invitation, "link": link, "inviter": request.user}
+    context = {
+        "invitation": invitation,
+        "link": link,
+        "inviter": request.user,
+    }
     send_mail(
         subject=f"You have been invited to the {invitation.trust.name} self-assessment",
         message=render_to_string("portal/email/invitation.txt", context),
@@ -123,6 +138,9 @@ def change_role(request, ods_code, membership_id):
             form.add_error("role", str(error))
         else:
             messages.success(request, f"{membership.user.full_name}'s role has been updated")
+            if membership.user == request.user:
+                # They are no longer the lead, so the people page is closed to them now.
+                return redirect("home")
             return redirect("trust-people", ods_code=trust.ods_code)
     return render(
         request,
@@ -187,7 +205,7 @@ def accept_invitation(request, token):
         return render(request, "portal/accept_invitation.html", context)
 
     if User.objects.filter(email__iexact=invitation.email).exists():
-        sign_in_url = f"{reverse('sign-in')}?next={request.path}"
+        sign_in_url = f"{reverse('sign-in')}?{urlencode({'next': request.path})}"
         return render(request, "portal/accept_invitation.html", {**context, "sign_in_url": sign_in_url})
 
     form = CreateAccountForm(

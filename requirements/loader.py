@@ -321,6 +321,8 @@ def parse_framework_file(*, path: Path | str) -> FrameworkFile:
         raise FrameworkFileInvalid([f"There is no file at {path}"]) from None
     except IsADirectoryError:
         raise FrameworkFileInvalid([f"{path} is a folder, not a framework file"]) from None
+    except OSError as error:
+        raise FrameworkFileInvalid([f"Cannot read {path}: {error.strerror or error}"]) from None
     except UnicodeDecodeError:
         raise FrameworkFileInvalid([f"{path.name} is not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as error:
@@ -420,6 +422,8 @@ class _Entry:
     def _checked_text(self, key: str, value: str, *, required: bool) -> str:
         if required and not value:
             self.problem(f"{key} is empty")
+        if "\x00" in value:
+            self.problem(f"{key} contains a NUL character")
         max_length = getattr(self.model._meta.get_field(key), "max_length", None)
         if max_length and len(value) > max_length:
             self.problem(f"{key} is longer than {max_length} characters")

@@ -55,7 +55,7 @@ apt_install() {
 
 # Python >= 3.12 that can create virtual environments.
 python_ok() {
-    "$1" -c 'import sys, venv; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
+    "$1" -c 'import sys, venv, ensurepip; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1
 }
 
 find_python() {

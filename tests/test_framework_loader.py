@@ -406,6 +406,17 @@ class TestValidation:
         assert error.value.problems == ["Requirement 7 (R7): title is empty"]
         assert nothing_written()
 
+    def test_nul_character_is_refused(self, db, write):
+        """A NUL byte (which PostgreSQL cannot store) is a named problem, not a database error."""
+        doc = document()
+        doc["requirements"][1]["summary"] = "Bad\x00text"
+
+        with pytest.raises(FrameworkFileInvalid) as error:
+            load_framework(path=write(doc))
+
+        assert error.value.problems == ["Requirement 2 (R2): summary contains a NUL character"]
+        assert nothing_written()
+
     def test_every_problem_is_reported_at_once(self, db, write):
         """One run lists every problem in the file, not just the first."""
         doc = document()

@@ -421,3 +421,20 @@ def test_command_refuses_a_missing_file(db, tmp_path):
     """import_ods names a file it cannot open."""
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_ods", str(tmp_path / "missing.csv"))
+
+
+def test_overlong_names_and_nul_characters_are_row_problems(london_icbs):
+    """Hostile cells are reported by row rather than failing in the database."""
+    with pytest.raises(ODSImportError) as raised:
+        import_ods(
+            rows=[
+                {"ods_code": "RX7", "name": "N" * 300, "nhs_region": "London", "host_icb_ods_code": "QMJ"},
+                {"ods_code": "RX8", "name": "Nul\x00 NHS Trust", "nhs_region": "London", "host_icb_ods_code": "QMJ"},
+            ],
+            effective_date=EFFECTIVE,
+        )
+    assert raised.value.problems == [
+        "Row 2: name is longer than 250 characters",
+        "Row 3: it contains a NUL character",
+    ]
+    assert not Trust.objects.filter(ods_code__in=["RX7", "RX8"]).exists()

@@ -78,8 +78,9 @@ class TestInvite:
         assert invitation.invited_by == lead
         assert len(mail.outbox) == 1
         assert mail.outbox[0].to == ["nia.jones@example.nhs.uk"]
-        link = invitation_link(mail.outbox[0])
-        assert link.split("/")[2] not in invitation.token_hash
+        token = invitation_link(mail.outbox[0]).split("/")[2]
+        assert invitation.token_hash == services.hash_token(token)
+        assert token not in invitation.token_hash
         assert AuditEvent.objects.filter(trust=trust, action="invitation_sent", actor=lead).exists()
 
     def test_missing_fields_give_specific_errors_and_keep_what_was_typed(self, client_for, lead, trust):
@@ -113,6 +114,28 @@ class TestInvite:
         first.refresh_from_db()
         assert not first.is_pending
         assert trust.invitations.pending().get().role == TrustRole.EXECUTIVE
+
+    def test_overlong_email_is_refused_with_a_message(self, client_for, lead, trust):
+        """An address longer than the 254 characters e-mail allows gets a message, not a server error."""
+        response = invite(client_for(lead), trust, email="a" * 64 + "@" + ("b" * 60 + ".") * 4 + "nhs.uk")
+        assert response.status_code == 200
+        assert "There is a problem" in response.content.decode()
+        assert not Invitation.objects.exists()
+
+    def test_mail_server_down_withdraws_invitation_and_keeps_form(self, client_for, lead, trust, settings):
+        """If the e-mail cannot be sent, no working link is left behind and what was typed stays."""
+        settings.MAILERS = {
+            "default": {
+                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "OPTIONS": {"host": "127.0.0.1", "port": 1, "timeout": 2},
+            }
+        }
+        response = invite(client_for(lead), trust)
+        content = response.content.decode()
+        assert response.status_code == 200
+        assert "could not send the invitation email" in content
+        assert 'value="Nia Jones"' in content
+        assert not trust.invitations.pending().exists()
 
     def test_outsider_cannot_invite_to_another_trust(self, client_for, outsider, trust):
         """Nobody can manage another trust's people."""
@@ -225,6 +248,16 @@ class TestChangeRoleAndRemove:
         membership.refresh_from_db()
         assert membership.role == TrustRole.LEAD
 
+    def test_lead_who_steps_down_goes_home(self, client_for, lead, trust):
+        """With another lead in place, a lead can make themselves a contributor and lands on home."""
+        TrustMembershipFactory(trust=trust, role=TrustRole.LEAD)
+        membership = TrustMembership.objects.get(user=lead)
+        url = reverse("change-role", args=[trust.ods_code, membership.pk])
+        response = client_for(lead).post(url, {"role": "contributor"})
+        assert response["Location"] == reverse("home")
+        membership.refresh_from_db()
+        assert membership.role == TrustRole.CONTRIBUTOR
+
     def test_lead_removes_a_member(self, client_for, lead, contributor, trust):
         """After confirming, the person loses access."""
         membership = TrustMembership.objects.get(user=contributor)
@@ -271,6 +304,16 @@ class TestChangeRoleAndRemove:
         assert client_for(contributor).post(url, {"role": "lead"}).status_code == 403
         membership.refresh_from_db()
         assert membership.role == TrustRole.CONTRIBUTOR
+
+    def test_lead_cannot_withdraw_another_trusts_invitation(self, client_for, lead, outsider, other_trust, trust):
+        """An invitation id from another trust is 404 under your own trust and stays valid."""
+        invitation, _ = services.invite_colleague(
+            trust=other_trust, invited_by=outsider, email="y@example.nhs.uk", full_name="Y", role=TrustRole.LEAD
+        )
+        url = reverse("withdraw-invitation", args=[trust.ods_code, invitation.pk])
+        assert client_for(lead).post(url).status_code == 404
+        invitation.refresh_from_db()
+        assert invitation.is_pending
 
     def test_lead_withdraws_an_invitation(self, client_for, lead, trust):
         """A withdrawn invitation link stops working."""

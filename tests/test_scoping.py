@@ -31,6 +31,20 @@ def test_ics_lead_does_not_see_trusts_elsewhere(ics_lead, other_trust):
     assert other_trust not in Trust.objects.visible_to(ics_lead)
 
 
+def test_ics_lead_no_longer_sees_a_trust_that_left_their_icb(ics_lead, trust, icb):
+    """Visibility follows the membership's dates: a trust that left the ICB drops out."""
+    trust.icb_memberships.filter(icb=icb).update(end_date=datetime.date(2024, 3, 31))
+    assert trust not in Trust.objects.visible_to(ics_lead)
+
+
+def test_ics_lead_does_not_see_a_trust_joining_later(ics_lead, other_trust, icb):
+    """A membership starting in the future gives no access yet."""
+    from tests.factories import TrustICBMembershipFactory
+
+    TrustICBMembershipFactory(trust=other_trust, icb=icb, is_host=False, start_date=datetime.date(2099, 4, 1))
+    assert other_trust not in Trust.objects.visible_to(ics_lead)
+
+
 def test_administrator_sees_no_trust_data(administrator, trust):
     """Platform administrators have no routine access."""
     assert not Trust.objects.visible_to(administrator).exists()
@@ -86,3 +100,15 @@ def test_ics_lead_sees_approved_only(assessments, ics_lead):
 def test_outsider_sees_only_own_trust_assessments(assessments, outsider):
     """Another trust's lead sees their own trust's assessment and nothing of ours."""
     assert list(Assessment.objects.visible_to(outsider)) == [assessments["elsewhere"]]
+
+
+def test_ics_lead_sees_past_approved_assessment_of_a_trust_that_has_since_left(assessments, ics_lead, trust, icb):
+    """Past assessments roll up to the ICB the trust belonged to at the cycle's snapshot date."""
+    trust.icb_memberships.filter(icb=icb).update(end_date=datetime.date(2025, 12, 31))
+    assert list(Assessment.objects.visible_to(ics_lead)) == [assessments["approved"]]
+
+
+def test_ics_lead_does_not_see_assessment_from_before_the_trust_joined(assessments, ics_lead, trust, icb):
+    """A cycle whose snapshot date falls before the membership started is not the ICB's."""
+    trust.icb_memberships.filter(icb=icb).update(start_date=datetime.date(2025, 4, 1))
+    assert not Assessment.objects.visible_to(ics_lead).exists()

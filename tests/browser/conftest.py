@@ -105,7 +105,7 @@ def sign_in(page):
         page.get_by_label("Email address").fill(user.email)
         page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/")
+        page.wait_for_url(lambda url: "/sign-in/" not in url)
         return page
 
     return sign_in_as

@@ -1,6 +1,7 @@
 """``manage.py import_ods extract.csv [--dry-run] [--effective-date YYYY-MM-DD]``: see docs/organisations.md."""
 
 import argparse
+import csv
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {csv_path}: {error.strerror or error}") from None
         except UnicodeDecodeError:
             raise CommandError(f"Cannot read {csv_path}: save it as UTF-8 CSV.") from None
+        except csv.Error as error:
+            raise CommandError(f"Cannot read {csv_path} as CSV: {error}") from None
         except ODSImportError as error:
             raise CommandError("Nothing was imported. Problems:\n" + "\n".join(error.problems)) from None
 
