@@ -49,7 +49,12 @@ class EditConflict(Exception):
 
 
 def _lock(assessment: Assessment) -> Assessment:
-    return Assessment.objects.select_for_update().select_related("trust", "cycle", "framework").get(pk=assessment.pk)
+    # of=("self",): lock the assessment row only, not the trust, cycle and framework rows every trust shares.
+    return (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("trust", "cycle", "framework")
+        .get(pk=assessment.pk)
+    )
 
 
 def _ensure_editable(assessment: Assessment) -> None:
@@ -88,7 +93,8 @@ def role_at(user: User, trust: Trust) -> str | None:
 def _require_role(user: User, trust: Trust, roles: set[str], doing: str) -> str:
     role = role_at(user, trust)
     if role not in roles:
-        raise AssessmentError(f"Only a {' or '.join(sorted(TrustRole(r).label.lower() for r in roles))} can {doing}.")
+        who = " or ".join(sorted(TrustRole(r).label.lower() for r in roles))
+        raise AssessmentError(f"Only {'an' if who[0] in 'aeiou' else 'a'} {who} can {doing}.")
     return role
 
 
@@ -147,8 +153,8 @@ def _carry_forward(previous: Assessment, assessment: Assessment) -> None:
     for response in assessment.responses.select_related("requirement"):
         new_by_code[response.requirement.code] = response
         source = old.get(response.requirement.code)
-        if source is None:
-            continue
+        if source is None or not _has_answer(source):
+            continue  # nothing to review: the response starts blank
         response.rating = levels.get(source.rating.value) if source.rating else None
         response.rationale = source.rationale if response.rating else ""
         response.strengths = source.strengths
@@ -173,6 +179,16 @@ def _carry_forward(previous: Assessment, assessment: Assessment) -> None:
         copy.requirements.set([requirements[r.code] for r in action.requirements.all() if r.code in requirements])
 
 
+def _has_answer(response: Response) -> bool:
+    return bool(
+        response.rating_id
+        or response.rationale
+        or response.strengths
+        or response.gaps_and_risks
+        or response.evidence_links.all()
+    )
+
+
 @transaction.atomic
 def assign_response(*, response: Response, assignee: User | None, assigned_by: User) -> Response:
     """The lead gives a requirement to a contributor (or the lead); ``None`` unassigns."""
@@ -181,7 +197,10 @@ def assign_response(*, response: Response, assignee: User | None, assigned_by: U
     _require_role(assigned_by, assessment.trust, {TrustRole.LEAD}, "assign requirements")
     if assignee is not None and role_at(assignee, assessment.trust) not in {TrustRole.LEAD, TrustRole.CONTRIBUTOR}:
         raise AssessmentError("Requirements can only be assigned to the trust's contributors and leads.")
-    response = Response.objects.select_for_update().select_related("requirement", "assignee").get(pk=response.pk)
+    # of=("self",): PostgreSQL cannot lock the nullable side of the outer join to the assignee.
+    response = (
+        Response.objects.select_for_update(of=("self",)).select_related("requirement", "assignee").get(pk=response.pk)
+    )
     before = response.assignee
     if before == assignee:
         return response
@@ -243,7 +262,9 @@ def save_response(
     assessment = _lock(response.assessment)
     _ensure_editable(assessment)
     current = (
-        Response.objects.select_for_update().select_related("requirement", "rating", "assignee").get(pk=response.pk)
+        Response.objects.select_for_update(of=("self",))
+        .select_related("requirement", "rating", "assignee")
+        .get(pk=response.pk)
     )
     if not can_edit_response(edited_by, current, role_at(edited_by, assessment.trust)):
         raise AssessmentError("You can only answer the requirements assigned to you.")
@@ -496,7 +517,8 @@ def return_assessment(*, assessment: Assessment, returned_by: User, reason: str)
     assessment.state = AssessmentState.RETURNED
     assessment.returned_reason = reason
     assessment.save(update_fields=["state", "returned_reason"])
-    _event(assessment, returned_by, AuditAction.RETURNED, field="State", before="Awaiting sign-off", after=reason)
+    _event(assessment, returned_by, AuditAction.RETURNED, field="State", before="Awaiting sign-off", after="Returned")
+    _event(assessment, returned_by, AuditAction.RETURNED, field="Reason", after=reason)
     return assessment
 
 
@@ -553,7 +575,8 @@ def reopen(*, assessment: Assessment, reopened_by: User, reason: str) -> Assessm
     assessment.reopened_reason = reason
     assessment.returned_reason = ""
     assessment.save(update_fields=["state", "revision", "reopened_reason", "returned_reason"])
-    _event(assessment, reopened_by, AuditAction.REOPENED, field="State", before="Approved", after=reason)
+    _event(assessment, reopened_by, AuditAction.REOPENED, field="State", before="Approved", after="Draft")
+    _event(assessment, reopened_by, AuditAction.REOPENED, field="Reason", after=reason)
     return assessment
 
 

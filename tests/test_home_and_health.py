@@ -29,6 +29,18 @@ class TestHome:
         assert label in content
         assert reverse("trust-people", args=[trust.ods_code]) not in content
 
+    def test_trust_people_reach_assessments_and_evidence(self, client_for, contributor, trust):
+        """Working roles get links to the trust's assessments and its evidence library."""
+        content = client_for(contributor).get(reverse("home")).content.decode()
+        assert reverse("assessment-list", args=[trust.ods_code]) in content
+        assert reverse("evidence-library", args=[trust.ods_code]) in content
+
+    def test_board_reader_reaches_signed_off_assessments_only(self, client_for, board_reader, trust):
+        """Board readers see signed-off assessments, not the evidence library."""
+        content = client_for(board_reader).get(reverse("home")).content.decode()
+        assert "Signed-off assessments" in content
+        assert reverse("evidence-library", args=[trust.ods_code]) not in content
+
     def test_ics_lead_sees_their_icb_and_its_trusts(
         self, client_for, ics_lead, icb, trust, neighbour_trust, other_trust
     ):
