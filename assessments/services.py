@@ -336,6 +336,7 @@ def _changes_since(current: Response, expected_version: int) -> dict[str, tuple[
 def link_evidence(*, response: Response, item: EvidenceItem, linked_by: User) -> None:
     assessment = _lock(response.assessment)
     _ensure_editable(assessment)
+    response.assessment = assessment  # judge permission on the locked, current row
     if not can_edit_response(linked_by, response, role_at(linked_by, assessment.trust)):
         raise AssessmentError("You can only add evidence to the requirements assigned to you.")
     if item.trust_id != assessment.trust_id:
@@ -349,6 +350,7 @@ def link_evidence(*, response: Response, item: EvidenceItem, linked_by: User) ->
 def unlink_evidence(*, response: Response, item: EvidenceItem, unlinked_by: User) -> None:
     assessment = _lock(response.assessment)
     _ensure_editable(assessment)
+    response.assessment = assessment  # judge permission on the locked, current row
     if not can_edit_response(unlinked_by, response, role_at(unlinked_by, assessment.trust)):
         raise AssessmentError("You can only change the evidence of the requirements assigned to you.")
     deleted, _ = ResponseEvidence.objects.filter(response=response, item=item).delete()
@@ -396,7 +398,8 @@ def save_indicator_values(
 def _figure(numerator, denominator) -> str:
     if numerator is None:
         return ""
-    return f"{numerator} / {denominator}" if denominator is not None else str(numerator)
+    numerator = _decimal(Decimal(numerator))
+    return f"{numerator} / {_decimal(Decimal(denominator))}" if denominator is not None else numerator
 
 
 # ---- improvement plan -----------------------------------------------------------------------

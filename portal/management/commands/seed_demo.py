@@ -319,10 +319,11 @@ class Command(BaseCommand):
             .select_related("trust", "cycle")
             .order_by("trust__ods_code", "cycle__label")
         ):
-            revision = f", revision {assessment.revision}" if assessment.revision > 1 else ""
-            self.stdout.write(
-                f"  {assessment.trust.ods_code} {assessment.cycle.label}: {assessment.get_state_display()}{revision}"
-            )
+            state = assessment.get_state_display()
+            if assessment.revision > 1:
+                state = f"{state} (reopened), revision {assessment.revision}"
+            trust = assessment.trust
+            self.stdout.write(f"  {trust.ods_code} {trust.name}, {assessment.cycle.label}: {state}")
 
 
 class _Story:
@@ -343,13 +344,14 @@ class _Story:
     def tell(self) -> int:
         labels = sorted(self.story.ratings)
         *earlier, current = labels
-        for years_back, label in zip(range(len(earlier), 0, -1), earlier, strict=True):
+        for index, label in enumerate(earlier):
+            years_back = len(earlier) - index
             # Earlier years: answered, evidenced, approved. Figures were a little lower then.
             assessment = self._start(label, carry_forward=True)
             self._answer(assessment, self.story.ratings[label])
             self._link_evidence(assessment)
             self._figures(assessment, scale=1 - Decimal("0.06") * years_back)
-            self._actions(assessment, count=2, first_complete=True)
+            self._actions(assessment, ACTIONS[index : index + 2], first_complete=True)
             services.submit_for_sign_off(assessment=assessment, submitted_by=self.lead)
             self._approve(assessment)
         getattr(self, f"_current_{self.story.current}")(current)
@@ -369,7 +371,7 @@ class _Story:
             if response is not None:
                 services.assign_response(response=response, assignee=contributor, assigned_by=self.lead)
         self._figures(assessment, by=analyst)
-        self._actions(assessment, count=3)
+        self._actions(assessment, ACTIONS[1:])
 
     def _current_draft_fresh(self, label):
         """Started afresh rather than from last year: five requirements answered, three not started."""
@@ -383,7 +385,7 @@ class _Story:
         self._answer(assessment, self.story.ratings[label])
         self._link_evidence(assessment)
         self._figures(assessment)
-        self._actions(assessment, count=4)
+        self._actions(assessment, ACTIONS)
         services.submit_for_sign_off(assessment=assessment, submitted_by=self.lead)
 
     def _current_returned(self, label):
@@ -470,11 +472,11 @@ class _Story:
             values[indicators[code].pk] = (numerator, Decimal(denominator) if denominator else None)
         services.save_indicator_values(assessment=assessment, values=values, edited_by=by or self.lead)
 
-    def _actions(self, assessment, *, count, first_complete=False):
+    def _actions(self, assessment, actions, *, first_complete=False):
         requirements = {r.code: r for r in assessment.framework.requirements.all()}
         snapshot_date = assessment.cycle.snapshot_date
         existing = set(assessment.actions.values_list("title", flat=True))
-        for n, (title, codes, owner, months) in enumerate(ACTIONS[:count]):
+        for n, (title, codes, owner, months) in enumerate(actions):
             if title in existing:  # carried forward from last year
                 continue
             due = _add_months(snapshot_date, months)
