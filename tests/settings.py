@@ -1,12 +1,15 @@
 """Test overrides: PostgreSQL from DATABASE_URL (the test command starts one), fast hashing."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Evidence files written by tests go to a scratch folder, never the developer's var/.
+os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="portal-tests-"))
 
 if "DATABASE_URL" not in os.environ:
     raise RuntimeError("Run the suite with `make test`: it starts a throwaway PostgreSQL and sets DATABASE_URL.")
