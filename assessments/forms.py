@@ -7,17 +7,16 @@ the NHS.UK way; who may change what, and when, is decided in ``services.py``.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
 from crispy_forms.layout import Field, Layout
 from django import forms
-from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from assessments.models import ActionStatus, Cycle, IndicatorValue
+from portal.fields import DateField
 from portal.forms import nhsuk_helper
 from requirements.models import IndicatorDefinition, IndicatorUnit, RatingLevel, Requirement
 
@@ -362,63 +361,6 @@ def plain_figure(value: Decimal | None) -> str:
 # ---- improvement plan -------------------------------------------------------------------------
 
 
-class DatePartInput(forms.TextInput):
-    """One box of an NHS.UK date input, with its width class kept when the pack sets the others."""
-
-    def __init__(self, width: int):
-        super().__init__(attrs={"inputmode": "numeric", "autocomplete": "off"})
-        self.width = width
-
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        widget_attrs = context["widget"]["attrs"]
-        widget_attrs["class"] = f"{widget_attrs.get('class', '')} nhsuk-input--width-{self.width}".strip()
-        return context
-
-
-class DateInput(forms.MultiWidget):
-    """The NHS.UK date input: day, month and year boxes."""
-
-    part_labels = ("Day", "Month", "Year")
-
-    def __init__(self):
-        super().__init__(widgets={"day": DatePartInput(2), "month": DatePartInput(2), "year": DatePartInput(4)})
-
-    def decompress(self, value):
-        if isinstance(value, datetime.date):
-            return [str(value.day), str(value.month), str(value.year)]
-        return [None, None, None]
-
-
-class DateField(forms.Field):
-    """A date typed as day, month and year, with NHS.UK error messages naming what is wrong."""
-
-    widget = DateInput
-
-    def __init__(self, *, noun: str, **kwargs):
-        self.noun = noun
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        if isinstance(value, datetime.date):
-            return value
-        parts = [(part or "").strip() for part in (value or [])] + ["", "", ""]
-        day, month, year = parts[:3]
-        if not (day or month or year):
-            return None
-        missing = [name for name, part in (("day", day), ("month", month), ("year", year)) if not part]
-        if missing:
-            raise ValidationError(f"{self.noun.capitalize()} must include a {' and a '.join(missing)}")
-        if not (day.isdigit() and month.isdigit() and year.isdigit()):
-            raise ValidationError(f"{self.noun.capitalize()} must be a real date")
-        if len(year) != 4:
-            raise ValidationError("Year must include 4 numbers")
-        try:
-            return datetime.date(int(year), int(month), int(day))
-        except ValueError:
-            raise ValidationError(f"{self.noun.capitalize()} must be a real date") from None
-
-
 class RequirementChoiceField(forms.ModelMultipleChoiceField):
     def label_from_instance(self, requirement: Requirement) -> str:
         return f"{requirement.code}: {requirement.title}"
@@ -454,7 +396,7 @@ class ActionForm(forms.Form):
     )
     due_date = DateField(
         label="Due date",
-        noun="due date",
+        subject="Due date",
         help_text="For example, 31 3 2027",
         error_messages={"required": "Enter the date the action is due"},
     )

@@ -173,6 +173,7 @@ class AuditAction(models.TextChoices):
     RETURNED = "returned", "Returned to draft"
     APPROVED = "approved", "Approved"
     REOPENED = "reopened", "Reopened"
+    COVER_SHEET_CHANGED = "cover_sheet_changed", "Changed the board report cover sheet"
 
 
 class AssessmentEvent(models.Model):
@@ -410,3 +411,87 @@ class Approval(models.Model):
 
     def __str__(self):
         return f"{self.assessment}, revision {self.revision}"
+
+
+# ---- Board report ----------------------------------------------------------------------------
+
+
+class Meeting(models.TextChoices):
+    BOARD = "board", "Trust Board"
+    PEOPLE_COMMITTEE = "people_committee", "People Committee"
+
+
+class Purpose(models.TextChoices):
+    APPROVAL = "approval", "Approval"
+    ASSURANCE = "assurance", "Assurance"
+    DISCUSSION = "discussion", "Discussion"
+    INFORMATION = "information", "Information"
+
+
+class AssuranceLevel(models.TextChoices):
+    """The board's assurance level: kept apart from requirement ratings (DOMAIN §4)."""
+
+    NONE = "none", "No assurance"
+    LIMITED = "limited", "Limited assurance"
+    REASONABLE = "reasonable", "Reasonable assurance"
+    SUBSTANTIAL = "substantial", "Substantial assurance"
+
+
+class CoverSheet(models.Model):
+    """The board paper's cover sheet and executive summary, in the lead's own words.
+
+    Part of what the executive approves: it is frozen into the approval snapshot.
+    """
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="cover_sheet")
+    meeting = models.CharField(max_length=20, choices=Meeting.choices, default=Meeting.BOARD)
+    meeting_date = models.DateField(null=True, blank=True)
+    agenda_item = models.CharField(max_length=20, blank=True)
+    title = models.CharField(max_length=250, blank=True)
+    author = models.CharField(max_length=200, blank=True)
+    lead_executive = models.CharField(max_length=200, blank=True)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.ASSURANCE)
+    assurance_level = models.CharField(max_length=12, choices=AssuranceLevel.choices, default=AssuranceLevel.REASONABLE)
+    strategic_objectives = models.TextField(blank=True, help_text="Links to the trust's strategic objectives.")
+    baf_risks = models.TextField("Board Assurance Framework risks", blank=True)
+    recommendation = models.TextField(blank=True)
+    key_messages = models.TextField(blank=True)
+    ask_of_the_board = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(meeting__in=Meeting.values), name="cover_meeting_valid"),
+            models.CheckConstraint(condition=Q(purpose__in=Purpose.values), name="cover_purpose_valid"),
+            models.CheckConstraint(
+                condition=Q(assurance_level__in=AssuranceLevel.values), name="cover_assurance_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Cover sheet for {self.assessment}"
+
+
+def report_storage():
+    return storages["reports"]
+
+
+def report_upload_to(instance, filename):
+    return f"reports/{instance.approval.assessment.trust_id}/{uuid.uuid4().hex}.pdf"
+
+
+class BoardReport(models.Model):
+    """The approved board report: rendered once from the frozen snapshot and served byte for byte."""
+
+    approval = models.OneToOneField(Approval, on_delete=models.PROTECT, related_name="board_report")
+    file = models.FileField(upload_to=report_upload_to, storage=report_storage, max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    pages = models.PositiveSmallIntegerField()
+    rendered_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"Board report for {self.approval}"

@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +23,7 @@ from assessments.models import (
     AssessmentEvent,
     AssessmentState,
     AuditAction,
+    CoverSheet,
     Cycle,
     EvidenceItem,
     IndicatorValue,
@@ -29,6 +31,7 @@ from assessments.models import (
     ResponseEvidence,
     ResponseStatus,
 )
+from assessments.tasks import render_board_report
 from portal.models import Trust, TrustMembership, TrustRole, User
 from requirements.models import Framework, RatingLevel, Requirement
 
@@ -478,6 +481,55 @@ def remove_action(*, action: Action, removed_by: User) -> None:
     action.delete()
 
 
+# ---- board report cover sheet ---------------------------------------------------------------
+
+COVER_SHEET_FIELDS = [
+    "meeting",
+    "meeting_date",
+    "agenda_item",
+    "title",
+    "author",
+    "lead_executive",
+    "purpose",
+    "assurance_level",
+    "strategic_objectives",
+    "baf_risks",
+    "recommendation",
+    "key_messages",
+    "ask_of_the_board",
+]
+
+
+@transaction.atomic
+def save_cover_sheet(*, assessment: Assessment, edited_by: User, **values) -> CoverSheet:
+    """The lead writes the board paper's cover sheet and executive summary; it is approved with the rest."""
+    assessment = _lock(assessment)
+    _ensure_editable(assessment)
+    _require_role(edited_by, assessment.trust, {TrustRole.LEAD}, "write the board report cover sheet")
+    unknown = set(values) - set(COVER_SHEET_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown cover sheet fields: {sorted(unknown)}")
+    cover, _ = CoverSheet.objects.select_for_update().get_or_create(assessment=assessment)
+    for field in COVER_SHEET_FIELDS:
+        if field not in values:
+            continue
+        old, new = getattr(cover, field), values[field]
+        if old != new:
+            _event(
+                assessment,
+                edited_by,
+                AuditAction.COVER_SHEET_CHANGED,
+                subject="Cover sheet",
+                field=str(CoverSheet._meta.get_field(field).verbose_name).capitalize(),
+                before=old,
+                after=new,
+            )
+            setattr(cover, field, new)
+    cover.updated_by = edited_by
+    cover.save()
+    return cover
+
+
 # ---- sign-off -------------------------------------------------------------------------------
 
 
@@ -559,6 +611,8 @@ def approve(
     )
     assessment.state = AssessmentState.APPROVED
     assessment.save(update_fields=["state"])
+    # Rendered once, from the frozen snapshot, after the approval is safely committed.
+    transaction.on_commit(partial(render_board_report.enqueue, approval.pk))
     _event(assessment, approved_by, AuditAction.APPROVED, field="State", before="Awaiting sign-off", after="Approved")
     return approval
 
@@ -616,6 +670,10 @@ def build_snapshot(assessment: Assessment, *, sign_off: dict) -> dict:
         },
         "framework": {"slug": framework.slug, "version": framework.version, "title": framework.title},
         "revision": assessment.revision,
+        "submitted": {
+            "by": assessment.submitted_by.full_name if assessment.submitted_by else None,
+            "at": assessment.submitted_at.isoformat() if assessment.submitted_at else None,
+        },
         "rating_levels": [
             {"value": level.value, "label": level.label, "meaning": level.meaning}
             for level in framework.rating_levels.all()
@@ -655,7 +713,27 @@ def build_snapshot(assessment: Assessment, *, sign_off: dict) -> dict:
             }
             for a in actions
         ],
+        "cover_sheet": _cover_sheet(assessment),
         "sign_off": sign_off,
+    }
+
+
+def _cover_sheet(assessment: Assessment) -> dict:
+    cover = CoverSheet.objects.filter(assessment=assessment).first() or CoverSheet(assessment=assessment)
+    return {
+        "meeting": cover.get_meeting_display(),
+        "meeting_date": cover.meeting_date.isoformat() if cover.meeting_date else None,
+        "agenda_item": cover.agenda_item,
+        "title": cover.title,
+        "author": cover.author,
+        "lead_executive": cover.lead_executive,
+        "purpose": cover.get_purpose_display(),
+        "assurance_level": cover.get_assurance_level_display(),
+        "strategic_objectives": cover.strategic_objectives,
+        "baf_risks": cover.baf_risks,
+        "recommendation": cover.recommendation,
+        "key_messages": cover.key_messages,
+        "ask_of_the_board": cover.ask_of_the_board,
     }
 
 

@@ -55,7 +55,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "crispy_forms",
+    "django_tasks_db",
 ]
+
+# Background tasks (rendering approved board reports) in a database queue: no extra service to run.
+# `make run` starts the worker (`manage.py db_worker`); tests run tasks in-process.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -139,6 +144,11 @@ STORAGES = {
     "evidence": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": VAR_DIR / "evidence", "base_url": None},
+    },
+    # Approved board reports, served byte for byte through a view that checks access.
+    "reports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": VAR_DIR / "reports", "base_url": None},
     },
     "staticfiles": {
         "BACKEND": (

@@ -19,11 +19,9 @@ mkdir -p "${PORTAL_VAR_DIR:-$ROOT/var}"
 "$VENV_PY" manage.py migrate --noinput --verbosity 0
 "$VENV_PY" manage.py seed_demo
 
-# --- Background task worker -------------------------------------------------------
-# Start the task worker here, in the background, and stop it when the portal stops:
-#   "$VENV_PY" manage.py db_worker &
-#   WORKER_PID=$!
-#   trap 'kill "$WORKER_PID" 2>/dev/null || true' EXIT
-# ------------------------------------------------------------------------------------
+# The background task worker renders approved board reports; it stops with the portal.
+"$VENV_PY" manage.py db_worker --verbosity 0 &
+WORKER_PID=$!
+trap 'kill "$WORKER_PID" 2>/dev/null || true' EXIT
 
 "$VENV_PY" manage.py runserver "127.0.0.1:$PORT"

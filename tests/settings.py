@@ -23,3 +23,5 @@ SECURE_HSTS_SECONDS = 0
 # Serve static files straight from the finders: no collectstatic before tests.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Background tasks run in-process, immediately, so tests see their results.
+TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
