@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from crispy_forms.layout import Field, Layout
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
@@ -204,6 +205,9 @@ class AssignForm(forms.Form):
 # ---- workforce figures ---------------------------------------------------------------------------
 
 
+FIGURE_WHOLE_DIGITS = 7  # IndicatorValue stores numeric(9, 2)
+
+
 class FigureField(forms.DecimalField):
     """A workforce figure: not negative, a whole number unless the figure is a whole-time equivalent.
 
@@ -219,7 +223,12 @@ class FigureField(forms.DecimalField):
         if isinstance(value, str):
             value = value.strip().replace(",", "")
         value = super().to_python(value)
-        if value is not None and value == value.to_integral_value():
+        if value is None:
+            return None
+        if not value.is_finite() or value.adjusted() >= FIGURE_WHOLE_DIGITS:
+            # Infinity, NaN and 1e400 are numbers to Python but not figures; the column holds 7 digits.
+            raise ValidationError(self.error_messages["max_whole_digits"], code="max_whole_digits")
+        if value == value.to_integral_value():
             value = value.quantize(Decimal(1))  # "12.0" is the whole number 12
         return value
 
@@ -239,7 +248,7 @@ def _figure_field(indicator: IndicatorDefinition, label: str) -> FigureField:
     field = FigureField(
         label=label,
         min_value=0,
-        max_digits=9,
+        max_digits=FIGURE_WHOLE_DIGITS + (2 if decimals else 0),
         decimal_places=2 if decimals else 0,
         widget=forms.TextInput(
             attrs={

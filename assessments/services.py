@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from assessments.models import (
     EDITABLE_STATES,
     Action,
+    ActionStatus,
     Approval,
     Assessment,
     AssessmentEvent,
@@ -111,9 +112,10 @@ def start_assessment(
     """Start the trust's assessment for a cycle against the current published framework version.
 
     With ``carry_forward``, ratings, rationale, strengths, gaps, evidence links and open actions
-    are copied from the trust's most recent earlier assessment, each response marked
-    "carried forward: review" until someone edits it. Requirements are matched by code, so a
-    new framework version carries forward whatever it shares with the old one.
+    are copied from what was last approved: the latest approved revision of the trust's most
+    recent earlier cycle (never an unapproved draft). Each copied response is marked "carried
+    forward: review" until someone saves it. Requirements are matched by code, so a new
+    framework version carries forward whatever it shares with the old one.
     """
     _require_role(started_by, trust, {TrustRole.LEAD}, "start an assessment")
     framework = framework or Framework.objects.current()
@@ -121,74 +123,85 @@ def start_assessment(
         raise AssessmentError("There is no published framework to assess against.")
     if Assessment.objects.filter(trust=trust, cycle=cycle).exists():
         raise AssessmentError(f"{trust.name} already has an assessment for {cycle}.")
-    previous = None
+    source = None
     if carry_forward:
-        previous = (
-            Assessment.objects.filter(trust=trust, cycle__label__lt=cycle.label)
-            .select_related("framework")
-            .order_by("-cycle__label")
+        source = (
+            Approval.objects.filter(assessment__trust=trust, assessment__cycle__label__lt=cycle.label)
+            .select_related("assessment__cycle")
+            .order_by("-assessment__cycle__label", "-revision")
             .first()
         )
-    assessment = Assessment.objects.create(
-        trust=trust, cycle=cycle, framework=framework, started_by=started_by, carried_forward_from=previous
-    )
-    requirements = list(framework.requirements.all())
-    Response.objects.bulk_create(Response(assessment=assessment, requirement=r) for r in requirements)
-    if previous is not None:
-        _carry_forward(previous, assessment)
+    try:
+        # A savepoint, so that a second "Start" racing this one becomes a clear message, not a 500.
+        with transaction.atomic():
+            assessment = Assessment.objects.create(
+                trust=trust,
+                cycle=cycle,
+                framework=framework,
+                started_by=started_by,
+                carried_forward_from=source.assessment if source else None,
+            )
+    except IntegrityError:
+        raise AssessmentError(f"{trust.name} already has an assessment for {cycle}.") from None
+    Response.objects.bulk_create(Response(assessment=assessment, requirement=r) for r in framework.requirements.all())
     _event(
         assessment,
         started_by,
         AuditAction.STARTED,
         subject=str(cycle),
-        after=f"carried forward from {previous.cycle}" if previous else "blank",
+        after=f"carried forward from {source.assessment.cycle} revision {source.revision}" if source else "blank",
     )
+    if source is not None:
+        _carry_forward(source.snapshot, assessment, started_by)
     return assessment
 
 
-def _carry_forward(previous: Assessment, assessment: Assessment) -> None:
+def _carry_forward(snapshot: dict, assessment: Assessment, actor: User) -> None:
+    """Copy an approved snapshot's answers, evidence links and open actions, writing the audit trail."""
     levels = {level.value: level for level in assessment.framework.rating_levels.all()}
-    old = {
-        r.requirement.code: r
-        for r in previous.responses.select_related("requirement", "rating").prefetch_related("evidence_links")
-    }
-    new_by_code = {}
+    old = {answer["code"]: answer for answer in snapshot["responses"]}
+    library = set(EvidenceItem.objects.filter(trust=assessment.trust).values_list("pk", flat=True))
     for response in assessment.responses.select_related("requirement"):
-        new_by_code[response.requirement.code] = response
-        source = old.get(response.requirement.code)
-        if source is None or not _has_answer(source):
+        answer = old.get(response.requirement.code)
+        if answer is None or not _has_answer(answer):
             continue  # nothing to review: the response starts blank
-        response.rating = levels.get(source.rating.value) if source.rating else None
-        response.rationale = source.rationale if response.rating else ""
-        response.strengths = source.strengths
-        response.gaps_and_risks = source.gaps_and_risks
+        response.rating = levels.get(answer["rating"]["value"]) if answer["rating"] else None
+        response.rationale = answer["rationale"] if response.rating else ""
+        response.strengths = answer["strengths"]
+        response.gaps_and_risks = answer["gaps_and_risks"]
         response.carried_forward = True
         response.status = ResponseStatus.IN_PROGRESS
         response.save()
-        ResponseEvidence.objects.bulk_create(
-            ResponseEvidence(response=response, item_id=link.item_id) for link in source.evidence_links.all()
-        )
+        for evidence in answer["evidence"]:
+            if evidence["item_id"] in library:
+                ResponseEvidence.objects.create(response=response, item_id=evidence["item_id"])
+                _event(
+                    assessment,
+                    actor,
+                    AuditAction.EVIDENCE_LINKED,
+                    subject=response.requirement.code,
+                    after=f"{evidence['title']} (carried forward)",
+                )
     requirements = {r.code: r for r in assessment.framework.requirements.all()}
-    for action in previous.actions.exclude(status="complete").prefetch_related("requirements"):
+    for action in snapshot["actions"]:
+        if action["status"] == ActionStatus.COMPLETE:
+            continue
         copy = Action.objects.create(
             assessment=assessment,
-            title=action.title,
-            owner=action.owner,
-            due_date=action.due_date,
-            status=action.status,
-            progress_notes=action.progress_notes,
+            title=action["title"],
+            owner=action["owner"],
+            due_date=action["due_date"],
+            status=action["status"],
+            progress_notes=action["progress_notes"],
             carried_forward=True,
         )
-        copy.requirements.set([requirements[r.code] for r in action.requirements.all() if r.code in requirements])
+        copy.requirements.set([requirements[code] for code in action["requirements"] if code in requirements])
+        _event(assessment, actor, AuditAction.ACTION_ADDED, subject=action["title"], after="carried forward")
 
 
-def _has_answer(response: Response) -> bool:
+def _has_answer(answer: dict) -> bool:
     return bool(
-        response.rating_id
-        or response.rationale
-        or response.strengths
-        or response.gaps_and_risks
-        or response.evidence_links.all()
+        answer["rating"] or answer["rationale"] or answer["strengths"] or answer["gaps_and_risks"] or answer["evidence"]
     )
 
 
@@ -311,6 +324,17 @@ def save_response(
             response_version=current.version,
         )
         setattr(current, field, new)
+    if current.carried_forward:
+        _event(
+            assessment,
+            edited_by,
+            AuditAction.RESPONSE_CHANGED,
+            subject=current.requirement.code,
+            field="Carried forward",
+            before="Carried forward: review",
+            after="Reviewed",
+            response_version=current.version,
+        )
     current.carried_forward = False
     current.updated_by = edited_by
     current.save()
@@ -335,11 +359,18 @@ def _changes_since(current: Response, expected_version: int) -> dict[str, tuple[
 # ---- evidence links -------------------------------------------------------------------------
 
 
+def _lock_response(response: Response, assessment: Assessment) -> Response:
+    """The response as it is now (its assignee may have changed), locked, on the locked assessment."""
+    current = Response.objects.select_for_update(of=("self",)).select_related("requirement").get(pk=response.pk)
+    current.assessment = assessment
+    return current
+
+
 @transaction.atomic
 def link_evidence(*, response: Response, item: EvidenceItem, linked_by: User) -> None:
     assessment = _lock(response.assessment)
     _ensure_editable(assessment)
-    response.assessment = assessment  # judge permission on the locked, current row
+    response = _lock_response(response, assessment)
     if not can_edit_response(linked_by, response, role_at(linked_by, assessment.trust)):
         raise AssessmentError("You can only add evidence to the requirements assigned to you.")
     if item.trust_id != assessment.trust_id:
@@ -353,7 +384,7 @@ def link_evidence(*, response: Response, item: EvidenceItem, linked_by: User) ->
 def unlink_evidence(*, response: Response, item: EvidenceItem, unlinked_by: User) -> None:
     assessment = _lock(response.assessment)
     _ensure_editable(assessment)
-    response.assessment = assessment  # judge permission on the locked, current row
+    response = _lock_response(response, assessment)
     if not can_edit_response(unlinked_by, response, role_at(unlinked_by, assessment.trust)):
         raise AssessmentError("You can only change the evidence of the requirements assigned to you.")
     deleted, _ = ResponseEvidence.objects.filter(response=response, item=item).delete()
@@ -579,7 +610,13 @@ def return_assessment(*, assessment: Assessment, returned_by: User, reason: str)
 
 @transaction.atomic
 def approve(
-    *, assessment: Assessment, approved_by: User, approver_name: str, approver_role: str, statement: str
+    *,
+    assessment: Assessment,
+    approved_by: User,
+    approver_name: str,
+    approver_role: str,
+    statement: str,
+    seen_submission: str | None = None,
 ) -> Approval:
     """Sign the assessment off and freeze exactly what was approved, with its content hash.
 
@@ -588,6 +625,11 @@ def approve(
     assessment = _lock(assessment)
     _require_role(approved_by, assessment.trust, {TrustRole.EXECUTIVE}, "approve the assessment")
     _ensure_awaiting(assessment)
+    if seen_submission is not None and seen_submission != assessment.submitted_at.isoformat():
+        raise AssessmentError(
+            "The assessment has been returned and submitted again since you opened this page. "
+            "Read the new submission before you approve it."
+        )
     if not (approver_name.strip() and approver_role.strip() and statement.strip()):
         raise AssessmentError("Give your name, your role and the sign-off statement.")
     approved_at = timezone.now()

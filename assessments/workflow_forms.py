@@ -36,6 +36,8 @@ class ApproveForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "organization-title"}),
         error_messages={"required": "Enter your role or job title"},
     )
+    # Which submission the executive read: approval is refused if it has been resubmitted since.
+    submission = forms.CharField(widget=forms.HiddenInput, required=False)
     confirm = forms.BooleanField(
         label="I confirm this statement",
         error_messages={"required": "Confirm the sign-off statement to approve the assessment"},
@@ -50,6 +52,7 @@ class ApproveForm(forms.Form):
             "approver_role",
             HTML('{% include "assessments/workflow/_statement.html" %}'),
             "confirm",
+            "submission",
         )
 
 

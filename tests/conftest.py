@@ -5,6 +5,8 @@ Two trusts in one ICB (``trust`` and ``neighbour_trust``) and a third in another
 ``other_trust`` and must see nothing of ``trust``.
 """
 
+import datetime
+
 import pytest
 
 from portal.models import TrustRole
@@ -124,14 +126,18 @@ def published_framework(db):
 def cycle(db):
     from assessments.models import Cycle
 
-    return Cycle.objects.create(label="2026/27", snapshot_date="2026-03-31", submission_deadline="2026-06-30")
+    return Cycle.objects.create(
+        label="2026/27", snapshot_date=datetime.date(2026, 3, 31), submission_deadline=datetime.date(2026, 6, 30)
+    )
 
 
 @pytest.fixture
 def previous_cycle(db):
     from assessments.models import Cycle
 
-    return Cycle.objects.create(label="2025/26", snapshot_date="2025-03-31", submission_deadline="2025-06-30")
+    return Cycle.objects.create(
+        label="2025/26", snapshot_date=datetime.date(2025, 3, 31), submission_deadline=datetime.date(2025, 6, 30)
+    )
 
 
 @pytest.fixture

@@ -89,3 +89,26 @@ class ICBMembershipFactory(DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     icb = factory.SubFactory(ICBFactory)
+
+
+def approve_as_it_stands(assessment):
+    """Freeze an approval of the assessment as it is (an approved snapshot, however incomplete).
+
+    For tests of what happens after approval, such as carry-forward, without answering everything.
+    """
+    from assessments import services
+    from assessments.models import Approval, AssessmentState
+
+    snapshot = services.build_snapshot(assessment, sign_off={"name": "E", "role": "R", "statement": "S"})
+    Approval.objects.create(
+        assessment=assessment,
+        revision=assessment.revision,
+        approver_name="E",
+        approver_role="R",
+        statement="S",
+        snapshot=snapshot,
+        content_hash=services.content_hash(snapshot),
+    )
+    assessment.state = AssessmentState.APPROVED
+    assessment.save(update_fields=["state"])
+    return assessment

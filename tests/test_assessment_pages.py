@@ -11,7 +11,7 @@ from assessments import services
 from assessments.models import ActionStatus, Assessment, Cycle, EvidenceItem, EvidenceKind
 from portal.models import TrustRole
 from requirements.models import Framework, FrameworkStatus, RatingLevel, Requirement
-from tests.factories import TrustMembershipFactory, UserFactory
+from tests.factories import TrustMembershipFactory, UserFactory, approve_as_it_stands
 
 
 def list_url(trust):
@@ -168,6 +168,7 @@ class TestStart:
         """Starting from last year's answers shows them on the overview marked "Carried forward: review"."""
         last_year = services.start_assessment(trust=trust, cycle=previous_cycle, started_by=lead, carry_forward=False)
         rate(last_year, lead, "R2", 2, ready=True)
+        approve_as_it_stands(last_year)
         client = client_for(lead)
         form = client.get(start_url(trust)).content.decode()
         assert "Start from last year&#x27;s answers" in form
@@ -194,7 +195,9 @@ class TestStart:
 
     def test_choices_are_required(self, client_for, lead, trust, cycle, previous_cycle, published_framework):
         """Nothing chosen: NHS.UK errors for both questions."""
-        services.start_assessment(trust=trust, cycle=previous_cycle, started_by=lead, carry_forward=False)
+        approve_as_it_stands(
+            services.start_assessment(trust=trust, cycle=previous_cycle, started_by=lead, carry_forward=False)
+        )
         page = client_for(lead).post(start_url(trust), {})
         assert page.status_code == 200
         content = page.content.decode()
@@ -303,19 +306,21 @@ class TestOverview:
     def test_board_reader_reads_an_approved_assessment(
         self, client_for, lead, executive, board_reader, complete_assessment
     ):
-        """Board readers see approved assessments, without the evidence library or submit links."""
+        """Board readers are taken to the approved record, without the evidence library or submit links."""
         approve(complete_assessment, lead, executive)
-        page = client_for(board_reader).get(overview_url(complete_assessment))
-        assert page.status_code == 200
+        page = client_for(board_reader).get(overview_url(complete_assessment), follow=True)
+        assert page.redirect_chain[-1][0] == reverse("approval-detail", args=[complete_assessment.pk, 1])
         content = page.content.decode()
-        assert "Approved</strong>" in content
+        assert "Revision 1, as approved" in content
         assert reverse("evidence-library", args=[complete_assessment.trust.ods_code]) not in content
         assert reverse("assessment-submit", args=[complete_assessment.pk]) not in content
 
     def test_ics_lead_reads_an_approved_assessment(self, client_for, lead, executive, ics_lead, complete_assessment):
-        """ICS leads of the trust's ICB see approved assessments."""
+        """ICS leads of the trust's ICB read the approved record."""
         approve(complete_assessment, lead, executive)
-        assert client_for(ics_lead).get(overview_url(complete_assessment)).status_code == 200
+        page = client_for(ics_lead).get(overview_url(complete_assessment), follow=True)
+        assert page.status_code == 200
+        assert "Revision 1, as approved" in page.content.decode()
 
     @pytest.mark.parametrize("person", ["board_reader", "ics_lead", "outsider", "administrator"])
     def test_draft_is_hidden_from_people_who_may_not_see_it(self, client_for, assessment, person, request):

@@ -17,6 +17,7 @@ from assessments.models import (
     ResponseStatus,
 )
 from assessments.services import AssessmentError, EditConflict
+from tests.factories import approve_as_it_stands
 
 
 def make_evidence(trust, title="Supervision policy"):
@@ -111,10 +112,34 @@ def last_year(trust, lead, previous_cycle, published_framework):
         due_date=datetime.date(2025, 12, 31),
         status=ActionStatus.COMPLETE,
     )
-    return previous
+    return approve_as_it_stands(previous)
 
 
 class TestCarryForward:
+    def test_an_unapproved_draft_is_never_carried_forward(
+        self, trust, lead, previous_cycle, cycle, published_framework
+    ):
+        """Only what an executive approved is copied into next year's assessment."""
+        draft = services.start_assessment(trust=trust, cycle=previous_cycle, started_by=lead, carry_forward=False)
+        answer(response_for(draft, "R1"), lead, rating=level(draft, 2), rationale="Never approved.")
+        assessment = services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=True)
+        assert assessment.carried_forward_from is None
+        assert response_for(assessment, "R1").rating is None
+
+    def test_carry_forward_copies_the_approved_revision_not_later_edits(self, last_year, trust, lead, cycle):
+        """After reopening, the unapproved revision-2 edits stay behind; revision 1 comes across."""
+        services.reopen(assessment=last_year, reopened_by=lead, reason="Correction")
+        r1 = response_for(last_year, "R1")
+        answer(r1, lead, rating=level(last_year, 4), rationale="An unapproved change.")
+        assessment = services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=True)
+        assert response_for(assessment, "R1").rationale == "The executive portfolio names social work."
+
+    def test_carried_forward_links_and_actions_are_in_the_history(self, last_year, trust, lead, cycle):
+        """The audit trail shows what carry-forward brought across."""
+        assessment = services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=True)
+        actions = set(assessment.events.values_list("action", flat=True))
+        assert {AuditAction.STARTED, AuditAction.EVIDENCE_LINKED, AuditAction.ACTION_ADDED} <= actions
+
     def test_carries_ratings_rationale_and_evidence_marked_for_review(self, last_year, trust, lead, cycle):
         """Answered requirements come across with rating, text and evidence, marked 'carried forward: review'."""
         assessment = services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=True)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from assessments import services
 from assessments.models import ActionStatus, EvidenceItem, EvidenceKind, ResponseStatus
+from tests.factories import approve_as_it_stands
 
 
 def response_url(assessment, code="R3"):
@@ -129,14 +130,16 @@ class TestEditPage:
 
     @pytest.mark.parametrize("person", ["board_reader", "ics_lead"])
     def test_board_reader_and_ics_lead_read_an_approved_answer(self, client_for, approved_assessment, person, request):
-        """Once approved, the answer is readable by board readers and ICS leads, read-only."""
+        """Once approved, board readers and ICS leads read the approved record, never the live answer."""
         user = request.getfixturevalue(person)
         client = client_for(user)
-        page = client.get(response_url(approved_assessment))
-        assert page.status_code == 200
+        page = client.get(response_url(approved_assessment), follow=True)
+        assert page.redirect_chain[-1][0] == reverse("approval-detail", args=[approved_assessment.pk, 1])
         assert "3 – Largely met" in page.content.decode()
         assert 'name="version"' not in page.content.decode()
-        assert client.post(response_url(approved_assessment), {"version": "1"}).status_code == 403
+        assert client.post(response_url(approved_assessment), {"version": "1"}).status_code in {302, 403}
+        approved_assessment.refresh_from_db()
+        assert approved_assessment.responses.filter(version=1).count() == 0  # nothing saved by them
 
     def test_outsider_gets_404(self, client_for, outsider, assessment):
         """Another trust's lead cannot learn the response exists."""
@@ -293,6 +296,7 @@ class TestCarriedForward:
             gaps_and_risks="",
             ready=True,
         )
+        approve_as_it_stands(last_year)
         assessment = services.start_assessment(trust=trust, cycle=cycle, started_by=lead, carry_forward=True)
         client = client_for(lead)
         page = client.get(response_url(assessment))

@@ -1,6 +1,7 @@
 """Sign-off pages for each role: submit, sign off, return, reopen, the audit trail and approved revisions."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
@@ -184,6 +185,24 @@ class TestSignOff:
         assert (approval.approver_name, approval.approver_role) == ("Esther Executive", "Chief Nurse")
         assert approval.statement == sign_off_statement(submitted)
         assert any("Assessment approved" in m for m in flash(response))
+
+    def test_approval_of_a_submission_the_executive_did_not_read_is_refused(
+        self, client_for, lead, executive, submitted
+    ):
+        """If it was returned and resubmitted after the page was opened, approving asks them to read it again."""
+        client = client_for(executive)
+        page = client.get(url("assessment-sign-off", submitted)).content.decode()
+        seen = re.search(r'name="submission" value="([^"]+)"', page).group(1)
+        services.return_assessment(assessment=submitted, returned_by=executive, reason="Check R3")
+        services.submit_for_sign_off(assessment=submitted, submitted_by=lead)
+        response = client.post(url("assessment-sign-off", submitted), approve_data(submission=seen))
+        assert response.status_code == 200
+        assert "submitted again since you opened this page" in response.content.decode()
+        assert not Approval.objects.exists()
+        submitted.refresh_from_db()
+        fresh = re.search(r'name="submission" value="([^"]+)"', response.content.decode()).group(1)
+        assert fresh == submitted.submitted_at.isoformat()
+        assert client.post(url("assessment-sign-off", submitted), approve_data(submission=fresh)).status_code == 302
 
     def test_statement_must_be_confirmed(self, client_for, executive, submitted):
         """Without the tick, nothing is approved and what was typed stays."""
@@ -471,8 +490,8 @@ class TestApprovalDetail:
         )
         inside = client_for(board_reader).get(url("approval-detail", complete_assessment, 1)).content.decode()
         outside = client_for(ics_lead).get(url("approval-detail", complete_assessment, 1)).content.decode()
-        assert "15% (3 of 20)" in inside
-        assert "15% (3 of 20)" not in outside
+        assert "15.0% (3 of 20)" in inside
+        assert "15.0% (3 of 20)" not in outside
         assert "Suppressed (fewer than 8)" in outside
 
     def test_reopen_button_only_for_lead_and_executive_on_the_current_revision(

@@ -48,6 +48,20 @@ EDITORS = {TrustRole.LEAD, TrustRole.CONTRIBUTOR}
 SUPPRESSED_RANGE = (1, 7)
 
 
+def _to_approved_record(assessment: Assessment, role):
+    """Board readers and ICS leads read what was approved, never the live assessment.
+
+    The live pages could differ from the approved snapshot (a new evidence version, say), so
+    they are sent to the latest approved revision instead.
+    """
+    if role in WORKING_ROLES:
+        return None
+    revision = assessment.approvals.order_by("-revision").values_list("revision", flat=True).first()
+    if revision is None:
+        raise Http404
+    return redirect("approval-detail", pk=assessment.pk, revision=revision)
+
+
 def _not_editable(request, assessment: Assessment):
     return render(request, "assessments/not_editable.html", {"assessment": assessment}, status=403)
 
@@ -110,7 +124,7 @@ def assessment_start(request, ods_code):
     trust, _ = access_trust(request.user, ods_code, roles={TrustRole.LEAD})
     cycles = Cycle.objects.exclude(assessments__trust=trust).order_by("-label")
     framework = Framework.objects.current()
-    can_carry_forward = trust.assessments.exists()
+    can_carry_forward = Approval.objects.filter(assessment__trust=trust).exists()
     form = StartAssessmentForm(
         request.POST if request.method == "POST" else None,
         cycles=cycles,
@@ -146,6 +160,8 @@ def assessment_start(request, ods_code):
 @require_safe
 def assessment_overview(request, pk):
     assessment, role = access_assessment(request.user, pk)
+    if elsewhere := _to_approved_record(assessment, role):
+        return elsewhere
     responses = list(assessment.responses.select_related("requirement", "rating", "assignee"))
     actions = list(assessment.actions.all())
     indicator_count = assessment.framework.indicators.count()
@@ -195,6 +211,8 @@ def _conflict_message(conflict: EditConflict, user, code: str) -> str:
 @require_http_methods(["GET", "POST"])
 def response_edit(request, pk, code):
     assessment, response, role = access_response(request.user, pk, code)
+    if elsewhere := _to_approved_record(assessment, role):
+        return elsewhere
     can_edit = services.can_edit_response(request.user, response, role)
     status = 200
     conflict = None
@@ -361,6 +379,8 @@ def _figure_rows(indicators, values, *, inside_trust: bool) -> list[FigureRow]:
 def workforce(request, pk):
     """Workforce figures: leads and contributors enter them; everyone who can see the assessment reads them."""
     assessment, role = access_assessment(request.user, pk)
+    if elsewhere := _to_approved_record(assessment, role):
+        return elsewhere
     can_edit = role in EDITORS and assessment.is_editable
     indicators = list(assessment.framework.indicators.all())
     values = {value.indicator_id: value for value in assessment.indicator_values.all()}
@@ -404,6 +424,8 @@ def workforce(request, pk):
 @require_safe
 def action_list(request, pk):
     assessment, role = access_assessment(request.user, pk)
+    if elsewhere := _to_approved_record(assessment, role):
+        return elsewhere
     actions = list(assessment.actions.prefetch_related("requirements"))
     return render(
         request,

@@ -113,7 +113,7 @@ def figure_text(*, unit: str, numerator: Decimal | None, denominator: Decimal | 
         return "Not given"
     if denominator:
         rate = round(numerator * 100 / denominator, 1)
-        return f"{_plain(rate)}% ({_plain(numerator)} of {_plain(denominator)})"
+        return f"{rate:.1f}% ({_plain(numerator)} of {_plain(denominator)})"
     if unit == "wte":
         return f"{_plain(numerator)} WTE"
     return _plain(numerator)
@@ -167,7 +167,11 @@ def sign_off(request, pk):
     statement = sign_off_statement(assessment)
     form = ApproveForm(
         request.POST if request.method == "POST" else None,
-        initial={"approver_name": request.user.full_name, "approver_role": request.user.job_title},
+        initial={
+            "approver_name": request.user.full_name,
+            "approver_role": request.user.job_title,
+            "submission": assessment.submitted_at.isoformat() if assessment.submitted_at else "",
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -177,8 +181,15 @@ def sign_off(request, pk):
                 approver_name=form.cleaned_data["approver_name"],
                 approver_role=form.cleaned_data["approver_role"],
                 statement=statement,
+                seen_submission=form.cleaned_data["submission"] or None,
             )
         except AssessmentError as problem:
+            # Keep what they typed, but let the page now stand for the submission as it is.
+            assessment.refresh_from_db(fields=["submitted_at"])
+            data = request.POST.copy()
+            data["submission"] = assessment.submitted_at.isoformat() if assessment.submitted_at else ""
+            form = ApproveForm(data)
+            form.is_valid()
             form.add_error(None, str(problem))
         else:
             messages.success(
