@@ -1,6 +1,6 @@
 # Every target installs what it needs first (scripts/bootstrap.sh); see the README.
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format ci lock
+.PHONY: help install run test lint format ci lock bench-report
 
 ARGS ?=
 
@@ -31,3 +31,7 @@ ci: ## Run what CI runs (.ci/run)
 
 lock: ## Regenerate constraints.txt after changing dependencies in pyproject.toml
 	@bash scripts/lock.sh
+
+bench-report: ## Board report benchmark: portal vs WeasyPrint time, and serving a stored report
+	@bash scripts/bootstrap.sh
+	.venv/bin/python benchmarks/board_report.py

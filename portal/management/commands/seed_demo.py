@@ -352,6 +352,7 @@ class _Story:
             self._link_evidence(assessment)
             self._figures(assessment, scale=1 - Decimal("0.06") * years_back)
             self._actions(assessment, ACTIONS[index : index + 2], first_complete=True)
+            self._cover_sheet(assessment)
             services.submit_for_sign_off(assessment=assessment, submitted_by=self.lead)
             self._approve(assessment)
         getattr(self, f"_current_{self.story.current}")(current)
@@ -372,6 +373,7 @@ class _Story:
                 services.assign_response(response=response, assignee=contributor, assigned_by=self.lead)
         self._figures(assessment, by=analyst)
         self._actions(assessment, ACTIONS[1:])
+        self._cover_sheet(assessment)
 
     def _current_draft_fresh(self, label):
         """Started afresh rather than from last year: five requirements answered, three not started."""
@@ -490,6 +492,30 @@ class _Story:
                 status="complete" if n == 0 and first_complete else "in_progress",
                 progress_notes="",
             )
+
+    def _cover_sheet(self, assessment):
+        """The board paper's cover: the People Committee in the June after the snapshot date."""
+        snapshot = assessment.cycle.snapshot_date
+        services.save_cover_sheet(
+            assessment=assessment,
+            edited_by=self.lead,
+            meeting="people_committee",
+            meeting_date=datetime.date(snapshot.year, 6, 12),
+            agenda_item="6.1",
+            author=f"{self.lead.full_name}, {self.lead.job_title or 'Social work lead'}",
+            lead_executive=f"{self.executive.full_name}, {self.executive.job_title or 'Executive sponsor'}",
+            purpose="assurance",
+            assurance_level="reasonable",
+            strategic_objectives="Great place to work; outstanding care through a skilled workforce.",
+            baf_risks="BAF 4: workforce supply and retention in community mental health services.",
+            recommendation="The committee is asked to note the self-assessment and take reasonable assurance.",
+            key_messages=(
+                "Social work has a clear voice at executive level and professional supervision is improving. "
+                "Workforce data and career progression remain the weakest areas; the improvement plan "
+                "targets both, with the ICS people plan."
+            ),
+            ask_of_the_board="Support the business case for a second AMHP practice educator post.",
+        )
 
     def _approve(self, assessment):
         services.approve(
