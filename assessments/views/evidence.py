@@ -8,6 +8,7 @@ the lead and contributors add to it. Board readers and ICS leads get 403, outsid
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from urllib.parse import urlencode, urlsplit
@@ -34,6 +35,8 @@ from assessments.models import (
 )
 from portal.access import access_trust
 from portal.models import TrustRole
+
+logger = logging.getLogger(__name__)
 
 UPLOADER_ROLES = evidence.UPLOADER_ROLES
 # "<assessment pk>/<requirement code>": where to link a new item and return to after adding it.
@@ -165,6 +168,14 @@ def _finish_adding(request, trust, item: EvidenceItem, response: Response | None
     return redirect("response-edit", response.assessment_id, code)
 
 
+def _purge_expired_holds() -> None:
+    """Housekeeping at the start of every request that adds evidence: held files past their time go."""
+    try:
+        evidence.purge_expired_holds()
+    except OSError:  # never a reason to refuse someone's upload
+        logger.exception("Could not purge expired held uploads")
+
+
 def _back(trust, response: Response | None) -> str:
     if response is not None:
         return reverse("response-evidence", args=[response.assessment_id, response.requirement.code])
@@ -174,6 +185,7 @@ def _back(trust, response: Response | None) -> str:
 @require_http_methods(["GET", "POST"])
 def evidence_upload(request, ods_code):
     trust, _ = access_trust(request.user, ods_code, roles=UPLOADER_ROLES)
+    _purge_expired_holds()
     response = _next_response(request, trust)
     form = EvidenceUploadForm(
         request.POST if request.method == "POST" else None,
@@ -214,6 +226,7 @@ def evidence_upload(request, ods_code):
 @require_http_methods(["GET", "POST"])
 def evidence_add_link(request, ods_code):
     trust, _ = access_trust(request.user, ods_code, roles=UPLOADER_ROLES)
+    _purge_expired_holds()
     response = _next_response(request, trust)
     form = EvidenceLinkForm(
         request.POST if request.method == "POST" else None,
@@ -247,6 +260,7 @@ def evidence_add_link(request, ods_code):
 @require_http_methods(["GET", "POST"])
 def evidence_new_version(request, ods_code, item_id):
     trust, _ = access_trust(request.user, ods_code, roles=UPLOADER_ROLES)
+    _purge_expired_holds()
     item = _item(request, trust, item_id)
     if item.kind != EvidenceKind.FILE:
         raise Http404("Links have no versions")
@@ -321,10 +335,7 @@ def response_evidence(request, pk, code):
 
     Each item has its own button; a POST links or removes one item and comes back here.
     """
-    assessment, response, role = access_response(request.user, pk, code)
-    # The lead, or the contributor the requirement is assigned to; others who can see it get 403.
-    if not (role == TrustRole.LEAD or (role == TrustRole.CONTRIBUTOR and response.assignee_id == request.user.pk)):
-        raise PermissionDenied
+    assessment, response, role = _response_for_evidence(request, pk, code)
     if request.method == "POST":
         return _change_response_evidence(request, assessment, response)
     links = list(
