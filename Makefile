@@ -1,11 +1,11 @@
 # Every target installs what it needs first (scripts/bootstrap.sh); see the README.
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format ci lock bench-report
+.PHONY: help install run test lint format ci lock bench-comparison bench-report
 
 ARGS ?=
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-17s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: ## Install everything (.venv, node_modules, compiled front end) without running
 	@bash scripts/bootstrap.sh
@@ -35,3 +35,6 @@ lock: ## Regenerate constraints.txt after changing dependencies in pyproject.tom
 bench-report: ## Board report benchmark: portal vs WeasyPrint time, and serving a stored report
 	@bash scripts/bootstrap.sh
 	.venv/bin/python benchmarks/board_report.py
+
+bench-comparison: ## Time the ICS comparison page for ICBs of 5 and 20 trusts (throwaway PostgreSQL)
+	@BENCH_RUNS=$${BENCH_RUNS:-25} bash scripts/test.sh benchmarks/comparison.py -q -s -p no:cacheprovider

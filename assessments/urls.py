@@ -6,4 +6,6 @@ urlpatterns = [
     path("", include("assessments.urls_responses")),
     path("", include("assessments.urls_evidence")),
     path("", include("assessments.urls_workflow")),
+    path("", include("assessments.urls_reports")),
+    path("", include("assessments.urls_comparison")),
 ]

@@ -1,0 +1,10 @@
+"""The ICS comparison: one ICB's trusts side by side, and its exports."""
+
+from django.urls import path
+
+from assessments.views import comparison
+
+urlpatterns = [
+    path("icbs/<str:ods_code>/compare/", comparison.comparison, name="comparison"),
+    path("icbs/<str:ods_code>/compare/export.<str:fmt>", comparison.comparison_export, name="comparison-export"),
+]

@@ -1,0 +1,167 @@
+"""The ICS comparison page and its CSV and Excel exports, for ICS leads only.
+
+An ICS lead may open the ICBs they lead; any other ICB is 404, except that a member of a trust
+in the ICB gets 403 (they know the ICB exists, but comparing trusts is not theirs to do).
+What the page shows is built by ``assessments.comparison`` from approved revisions alone.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from assessments import comparison as selectors
+from assessments import exports
+from assessments.models import Cycle
+from portal.models import ICB, ICBRole, TrustICBMembership
+
+EXPORT_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def access_icb_as_ics_lead(user, ods_code: str) -> tuple[ICB, list[ICB]]:
+    """The ICB, if the user is its ICS lead, with every ICB they lead (for the chooser).
+
+    A member of a trust currently in the ICB gets 403; anyone else gets 404.
+    """
+    icbs = list(ICB.objects.filter(memberships__user=user, memberships__role=ICBRole.ICS_LEAD).order_by("name"))
+    for icb in icbs:
+        if icb.ods_code == ods_code:
+            return icb, icbs
+    if (
+        TrustICBMembership.objects.effective_on(timezone.localdate())
+        .filter(icb__ods_code=ods_code, trust__memberships__user=user)
+        .exists()
+    ):
+        raise PermissionDenied
+    raise Http404
+
+
+class CycleForm(forms.Form):
+    cycle = forms.ChoiceField(
+        label="Assessment cycle",
+        error_messages={"invalid_choice": "Select a cycle from the list", "required": "Select a cycle"},
+    )
+
+    def __init__(self, data, *, cycles: list[Cycle], initial_cycle: Cycle | None):
+        super().__init__(data, initial={"cycle": initial_cycle.label if initial_cycle else None})
+        self.fields["cycle"].choices = [(c.label, c.label) for c in cycles]
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.add_input(Submit("show", "Show", css_class="nhsuk-button--secondary"))
+
+
+def _sort_params(request, codes: list[str]) -> tuple[str, str]:
+    sort = request.GET.get("sort", "name")
+    if sort not in selectors.SORTS and sort not in codes:
+        sort = "name"
+    direction = "desc" if request.GET.get("dir") == "desc" else "asc"
+    return sort, direction
+
+
+def _query(**params) -> str:
+    return "?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _sort_headers(comparison, *, sort: str, direction: str, plain: bool) -> list[dict]:
+    """One entry per sortable column: the link that sorts it, and aria-sort for the current one."""
+    columns = [("name", "Trust", "by trust name")]
+    columns += [(r.code, r.code, f"by {r.code} {r.title}") for r in comparison.requirements]
+    columns.append(("profile", "Profile", "by overall profile"))
+    headers = []
+    for key, label, description in columns:
+        current = key == sort
+        next_direction = "desc" if current and direction == "asc" else "asc"
+        headers.append(
+            {
+                "key": key,
+                "label": label,
+                "description": description,
+                "aria_sort": ("ascending" if direction == "asc" else "descending") if current else "",
+                "url": _query(cycle=comparison.cycle.label, sort=key, dir=next_direction, view="plain" if plain else "")
+                + "#heatmap",
+                "next": "lowest first" if next_direction == "asc" and key != "name" else "",
+            }
+        )
+    return headers
+
+
+def _resolve_cycle(request, cycles: list[Cycle]):
+    """The cycle asked for (or None for the default) and the chooser form; 400 when it is not a cycle."""
+    label = request.GET.get("cycle")
+    chosen = next((c for c in cycles if c.label == label), None)
+    form = CycleForm(request.GET if label is not None else None, cycles=cycles, initial_cycle=chosen)
+    if label is not None and not form.is_valid():
+        return None, form
+    return chosen, form
+
+
+@require_safe
+def comparison(request, ods_code):
+    icb, icbs = access_icb_as_ics_lead(request.user, ods_code)
+    cycles = list(Cycle.objects.order_by("-label"))
+    chosen, form = _resolve_cycle(request, cycles)
+    if form.errors:
+        return render(
+            request,
+            "comparison/compare.html",
+            {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": form},
+            status=400,
+        )
+    result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
+    if chosen is None and result.cycle is not None:
+        form = CycleForm(None, cycles=cycles, initial_cycle=result.cycle)
+    context = {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": form}
+    context["comparison"] = result
+    if result.cycle is not None:
+        sort, direction = _sort_params(request, [r.code for r in result.requirements])
+        plain = request.GET.get("view") == "plain"
+        cycle_query = {"cycle": result.cycle.label}
+        context |= {
+            "rows": selectors.sort_rows(result.rows, sort, direction),
+            "headers": _sort_headers(result, sort=sort, direction=direction, plain=plain),
+            "sort": sort,
+            "direction": direction,
+            "plain": plain,
+            "plain_url": _query(cycle=result.cycle.label, sort=sort, dir=direction, view="" if plain else "plain")
+            + "#heatmap",
+            "distribution_chart": selectors.distribution_chart(result),
+            "trend_charts": selectors.trend_charts(result),
+            "notes": selectors.notes(result),
+            "csv_url": reverse("comparison-export", args=[icb.ods_code, "csv"]) + "?" + urlencode(cycle_query),
+            "xlsx_url": reverse("comparison-export", args=[icb.ods_code, "xlsx"]) + "?" + urlencode(cycle_query),
+            "later_url": _query(cycle=result.later.cycle.label) if result.later else "",
+            "latest_approved_url": _query(cycle=result.latest_approved.label) if result.latest_approved else "",
+        }
+    return render(request, "comparison/compare.html", context)
+
+
+@require_safe
+def comparison_export(request, ods_code, fmt):
+    if fmt not in EXPORT_FORMATS:
+        raise Http404
+    icb, _ = access_icb_as_ics_lead(request.user, ods_code)
+    cycles = list(Cycle.objects.order_by("-label"))
+    label = request.GET.get("cycle")
+    chosen = next((c for c in cycles if c.label == label), None)
+    if label is not None and chosen is None:
+        raise Http404
+    result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
+    if result.cycle is None:
+        raise Http404
+    body = exports.to_csv(result).encode("utf-8-sig") if fmt == "csv" else exports.to_xlsx(result)
+    response = HttpResponse(body, content_type=EXPORT_FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{exports.filename(result, fmt)}"'
+    response["Cache-Control"] = "private, no-store"
+    return response
