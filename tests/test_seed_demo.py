@@ -147,3 +147,14 @@ def test_prints_the_demo_assessments(seeded):
     assert "lead.rxg@example.nhs.uk" in seeded
     assert "Awaiting sign-off" in seeded
     assert "Draft (reopened), revision 2" in seeded
+
+
+def test_demo_icb_has_approvals_over_several_cycles_for_the_comparison(seeded):
+    """West Yorkshire has approved assessments in three cycles, including this one, so trends mean something."""
+    approved = Approval.objects.filter(assessment__trust__icb_memberships__icb__ods_code="QWO")
+    by_cycle = {}
+    for label, trust in approved.values_list("assessment__cycle__label", "assessment__trust__ods_code"):
+        by_cycle.setdefault(label, set()).add(trust)
+    assert len(by_cycle["2024/25"]) >= 2
+    assert by_cycle["2025/26"] == {"TAD", "RGD", "RXG"}
+    assert by_cycle["2026/27"]

@@ -204,13 +204,21 @@ DEMO_TRUSTS = [
     ),
     DemoTrust(
         "TAD",
-        ratings={"2025/26": _r(2, 3, 2, 2, 3, 2, 2, 1), "2026/27": {"R1": 2, "R2": 3, "R3": 3, "R4": 2, "R5": None}},
-        current="draft_fresh",
-        figures={"headcount": (96, None)},
+        ratings={
+            "2024/25": _r(2, 2, 2, 2, 2, 2, 1, 1),
+            "2025/26": _r(2, 3, 2, 2, 3, 2, 2, 1),
+            "2026/27": _r(3, 3, 3, 2, 3, 3, 2, 2),
+        },
+        current="approved",
+        figures={"headcount": (96, None), "vacancy_rate": (9, 105), "amhps": (18, None)},
     ),
     DemoTrust(
         "RXG",
-        ratings={"2025/26": _r(3, 3, 3, 2, 3, 4, 2, 3), "2026/27": _r(3, 4, 3, 3, 3, 4, 3, 3)},
+        ratings={
+            "2024/25": _r(2, 3, 2, 2, 2, 3, 2, 2),
+            "2025/26": _r(3, 3, 3, 2, 3, 4, 2, 3),
+            "2026/27": _r(3, 4, 3, 3, 3, 4, 3, 3),
+        },
         current="awaiting_sign_off",
         figures={
             "headcount": (188, None),
@@ -222,7 +230,11 @@ DEMO_TRUSTS = [
     ),
     DemoTrust(
         "RXA",
-        ratings={"2025/26": _r(2, 2, 2, 3, 1, 3, 2, 2), "2026/27": _r(3, 2, 2, 3, 3, 3, 2, 2)},
+        ratings={
+            "2024/25": _r(2, 2, 1, 2, 1, 3, 1, 2),
+            "2025/26": _r(2, 2, 2, 3, 1, 3, 2, 2),
+            "2026/27": _r(3, 2, 2, 3, 3, 3, 2, 2),
+        },
         current="returned",
         figures={"headcount": (131, None), "vacancy_rate": (19, 140)},
         reason="R5 is rated 3 (Largely met) but the career pathway has not been agreed yet. Please review the "
@@ -230,7 +242,11 @@ DEMO_TRUSTS = [
     ),
     DemoTrust(
         OTHER_TRUST,
-        ratings={"2025/26": _r(3, 4, 3, 3, 3, 3, 3, 3), "2026/27": _r(4, 4, 3, 3, 3, 4, 3, 3)},
+        ratings={
+            "2024/25": _r(3, 3, 3, 3, 2, 3, 2, 3),
+            "2025/26": _r(3, 4, 3, 3, 3, 3, 3, 3),
+            "2026/27": _r(4, 4, 3, 3, 3, 4, 3, 3),
+        },
         current="reopened",
         figures={"headcount": (305, None), "vacancy_rate": (31, 320), "amhps": (58, None)},
         reason="The vacancy figure used the 2025 establishment; correcting it after the ESR reconciliation.",
@@ -375,20 +391,18 @@ class _Story:
         self._actions(assessment, ACTIONS[1:])
         self._cover_sheet(assessment)
 
-    def _current_draft_fresh(self, label):
-        """Started afresh rather than from last year: five requirements answered, three not started."""
-        assessment = self._start(label, carry_forward=False)
-        self._answer(assessment, self.story.ratings[label])
-        self._link_evidence(assessment)
-        self._figures(assessment)
-
     def _current_awaiting_sign_off(self, label):
         assessment = self._start(label, carry_forward=True)
         self._answer(assessment, self.story.ratings[label])
         self._link_evidence(assessment)
         self._figures(assessment)
         self._actions(assessment, ACTIONS)
+        self._cover_sheet(assessment)
         services.submit_for_sign_off(assessment=assessment, submitted_by=self.lead)
+
+    def _current_approved(self, label):
+        self._current_awaiting_sign_off(label)
+        self._approve(Assessment.objects.get(trust=self.trust, cycle=self.cycles[label]))
 
     def _current_returned(self, label):
         self._current_awaiting_sign_off(label)
