@@ -122,11 +122,34 @@ class TestApprovedReport:
         assert stored.pages == len(PdfReader(io.BytesIO(data)).pages)
         assert approval.assessment.trust.name in pdf_text(data)
 
-    def test_task_is_idempotent(self, approval):
-        """Running the task again keeps the stored report rather than making another."""
+    def test_task_is_idempotent(self, approval, monkeypatch):
+        """Running the task again keeps the stored report and never renders a second one."""
+        from assessments import report
+
         first = BoardReport.objects.get(approval=approval)
+
+        def must_not_render(*args, **kwargs):
+            raise AssertionError("a stored report must not be rendered again")
+
+        monkeypatch.setattr(report, "render_pdf", must_not_render)
         assert render_board_report.call(approval.pk) == first.pk
-        assert BoardReport.objects.count() == 1
+        stored = BoardReport.objects.get()
+        assert (stored.file.name, stored.sha256) == (first.file.name, first.sha256)
+
+    def test_missing_report_is_queued_again_after_a_few_minutes(self, client_for, lead, complete_assessment, executive):
+        """If the render never happened, the download queues it again, and then serves it."""
+        import datetime
+
+        services.submit_for_sign_off(assessment=complete_assessment, submitted_by=lead)
+        approval = services.approve(
+            assessment=complete_assessment, approved_by=executive, approver_name="E", approver_role="R", statement="S"
+        )
+        approval.approved_at -= datetime.timedelta(minutes=10)
+        approval.save(update_fields=["approved_at"])
+        client = client_for(lead)
+        assert client.get(approved_pdf_url(approval)).status_code == 503  # queued now (and run at once in tests)
+        assert BoardReport.objects.filter(approval=approval).exists()
+        assert client.get(approved_pdf_url(approval)).status_code == 200
 
     @pytest.mark.parametrize("person", ["lead", "contributor", "executive", "board_reader", "ics_lead"])
     def test_download_is_byte_for_byte_the_stored_file(self, client_for, approval, person, request):
@@ -180,7 +203,21 @@ class TestApprovedReport:
         assert approval.assessment.trust.name in response.content.decode()
 
 
+@pytest.fixture
+def without_report_fonts(settings):
+    """The compiled static files (fonts among them) are missing, as on a machine that skipped npm run build."""
+    settings.STATICFILES_DIRS = [settings.BASE_DIR / "static"]
+
+
 class TestDraftReport:
+    def test_render_failure_is_explained_not_a_server_error(
+        self, client_for, lead, complete_assessment, without_report_fonts
+    ):
+        """If the PDF cannot be made, the person gets a clear page and a way to read the report."""
+        response = client_for(lead).get(reverse("board-report-draft-pdf", args=[complete_assessment.pk]))
+        assert response.status_code == 503
+        assert "could not produce the PDF" in response.content.decode()
+
     def test_draft_pdf_is_marked_draft(self, client_for, contributor, complete_assessment):
         """Anyone working on the assessment can download a draft, marked DRAFT."""
         response = client_for(contributor).get(reverse("board-report-draft-pdf", args=[complete_assessment.pk]))
@@ -222,6 +259,11 @@ class TestCommand:
         """It says what to do instead."""
         with pytest.raises(CommandError, match="use --draft"):
             call_command("board_report", assessment.trust.ods_code, "2026/27", output=tmp_path / "x.pdf")
+
+    def test_render_failure_is_a_clear_error(self, assessment, tmp_path, without_report_fonts):
+        """A failed render is reported as a command error, not a traceback."""
+        with pytest.raises(CommandError, match="Could not render the report"):
+            call_command("board_report", assessment.trust.ods_code, "2026/27", output=tmp_path / "x.pdf", draft=True)
 
     def test_unknown_trust_is_an_error(self, db, tmp_path):
         """A clear message for a code with no assessment."""

@@ -4,7 +4,11 @@ Drafts are rendered on request with a DRAFT mark on every page. Approved reports
 once, from the frozen snapshot, when the approval committed, and are served byte for byte.
 """
 
+import datetime
+import logging
+
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -16,9 +20,12 @@ from assessments.access import access_assessment
 from assessments.models import Approval, BoardReport, CoverSheet
 from assessments.report_forms import CoverSheetForm
 from assessments.services import COVER_SHEET_FIELDS, AssessmentError
+from assessments.tasks import render_board_report
 from portal.models import TrustRole
 
 DRAFT_READERS = {TrustRole.LEAD, TrustRole.CONTRIBUTOR, TrustRole.EXECUTIVE}
+RENDER_GRACE = datetime.timedelta(minutes=3)
+logger = logging.getLogger(__name__)
 
 
 def pdf_response(pdf: bytes, filename: str) -> HttpResponse:
@@ -70,7 +77,11 @@ def draft_pdf(request, pk):
     from assessments import report
 
     assessment, _ = access_assessment(request.user, pk, roles=DRAFT_READERS)
-    pdf = report.render_pdf(report.report_for_draft(assessment))
+    try:
+        pdf = report.render_pdf(report.report_for_draft(assessment))
+    except report.ReportRenderError:
+        logger.exception("Could not render the draft board report of assessment %s", assessment.pk)
+        return render(request, "assessments/report/unavailable.html", {"assessment": assessment}, status=503)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     return pdf_response(pdf, report_filename(assessment.trust.ods_code, assessment.cycle.label, f"DRAFT-{stamp}"))
 
@@ -102,6 +113,11 @@ def approved_pdf(request, pk, revision):
     approval = _approval(request, pk, revision)
     board_report = BoardReport.objects.filter(approval=approval).first()
     if board_report is None:
+        # The worker renders it when the approval commits. If that has not happened after a few
+        # minutes (a failed render, a lost task), queue it again, at most every few minutes.
+        overdue = timezone.now() - approval.approved_at > RENDER_GRACE
+        if overdue and cache.add(f"board-report-requeued:{approval.pk}", True, RENDER_GRACE.total_seconds()):
+            render_board_report.enqueue(approval.pk)
         response = render(request, "assessments/report/preparing.html", {"approval": approval}, status=503)
         response["Retry-After"] = "30"
         return response

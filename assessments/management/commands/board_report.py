@@ -30,22 +30,27 @@ class Command(BaseCommand):
         )
         if assessment is None:
             raise CommandError(f"No assessment for trust {ods_code.upper()} in cycle {cycle}.")
-        if draft:
-            pdf = report.render_pdf(report.report_for_draft(assessment))
-            what = "Draft"
-        else:
-            approval = Approval.objects.filter(assessment=assessment).order_by("-revision").first()
-            if approval is None:
-                raise CommandError(
-                    f"{assessment.trust.name}'s {cycle} assessment has not been approved; use --draft for a draft."
-                )
-            # Normally rendered by the worker at approval; render now if it has not run yet.
-            board_report = BoardReport.objects.get(pk=render_board_report.call(approval.pk))
-            with board_report.file.open("rb") as stored:
-                pdf = stored.read()
-            what = f"Approved revision {approval.revision}"
+        try:
+            pdf, what = self._pdf(assessment, cycle, draft=draft)
+        except report.ReportRenderError as error:
+            raise CommandError(f"Could not render the report: {error}") from None
         try:
             output.write_bytes(pdf)
         except OSError as error:
             raise CommandError(f"Cannot write {output}: {error.strerror or error}") from None
         self.stdout.write(f"{what} board report for {assessment.trust.name}, {cycle}: {output} ({len(pdf):,} bytes)")
+
+    def _pdf(self, assessment, cycle, *, draft) -> tuple[bytes, str]:
+        from assessments import report
+
+        if draft:
+            return report.render_pdf(report.report_for_draft(assessment)), "Draft"
+        approval = Approval.objects.filter(assessment=assessment).order_by("-revision").first()
+        if approval is None:
+            raise CommandError(
+                f"{assessment.trust.name}'s {cycle} assessment has not been approved; use --draft for a draft."
+            )
+        # Normally rendered by the worker at approval; render now if it has not run yet.
+        board_report = BoardReport.objects.get(pk=render_board_report.call(approval.pk))
+        with board_report.file.open("rb") as stored:
+            return stored.read(), f"Approved revision {approval.revision}"
