@@ -28,15 +28,24 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import Approval, Assessment, AssessmentState, Cycle
+from assessments.suppression import reveals_small_count
 from portal.models import ICB, TrustICBMembership
 
-# Special category figures (ethnicity) with counts from 1 to 7 are not shown outside the trust (DOMAIN §6).
-SUPPRESS_FROM, SUPPRESS_TO = 1, 7
+# Special category figures (ethnicity) with counts from 1 to 7 are not shown outside the trust (DOMAIN §6):
+# nor is a figure whose denominator, or the rest of whose denominator (45 of 50 says 5 are not), is that small.
 SUPPRESSED_TEXT = "*"
 SUPPRESSED_NOTE = "* fewer than 8, not shown"
-# A peer median is shown to a trust only when at least this many trusts' approved assessments
-# make it up, so that no single other trust's rating can be worked out from it.
+SUPPRESSION_RULE = (
+    "Ethnicity is special category data: outside the trust, a figure is not shown when the count, the group it "
+    "is out of, or the rest of the group (for example 5 of 50 not from an ethnic minority, when 45 are) is from "
+    "1 to 7; nor is any rate or total that would reveal it."
+)
+# A median of other trusts' ratings is shown only when at least this many approved assessments the
+# reader cannot already see make it up, so that no single trust's rating can be worked out from it:
+# for a trust's peer context, trusts other than itself; for the ICS lead's national median, trusts
+# outside the ICB (the lead sees every rating inside it).
 MIN_PEER_GROUP = 3
+TOO_FEW_TEXT = "Too few to show"
 # Heatmap palette steps, light to dark NHS blues (see static/scss/portal.scss and exports.py).
 PALETTE_STEPS = 4
 
@@ -82,11 +91,16 @@ class RequirementColumn:
 
 @dataclass(frozen=True)
 class Median:
-    """The median rating of a group of approved assessments, as a number and in words."""
+    """The median rating of a group of approved assessments, as a number and in words.
+
+    ``withheld``: there are ratings, but too few that the reader cannot already see for the
+    median to be shown (``value`` is None and ``text`` is "Too few to show").
+    """
 
     value: float | None
     count: int
     text: str
+    withheld: bool = False
 
     @property
     def number(self) -> str:
@@ -284,6 +298,15 @@ class Comparison:
         return [self.national_medians[r.code] for r in self.requirements] if self.national_medians else []
 
     @property
+    def national_withheld(self) -> bool:
+        """Whether any national median is withheld for too few approved assessments outside the ICB."""
+        return any(m.withheld for m in self.national_medians.values())
+
+    @property
+    def national_median_note(self) -> str:
+        return national_median_note()
+
+    @property
     def version_changes(self) -> bool:
         return any(point.version_changed for trend in self.trends[:1] for point in trend.points)
 
@@ -320,17 +343,13 @@ def _decimal(value) -> Decimal | None:
     return None if value is None else Decimal(str(value))
 
 
-def is_small(value: Decimal | None) -> bool:
-    return value is not None and SUPPRESS_FROM <= value <= SUPPRESS_TO
-
-
 def figure(indicator: dict | None, *, is_rate: bool, unit: str, inside_trust: bool = False) -> Figure:
-    """A snapshot indicator as a figure; special-category counts from 1 to 7 are suppressed outside the trust."""
+    """A snapshot indicator as a figure; outside the trust, special-category figures revealing 1 to 7 are suppressed."""
     if indicator is None or indicator.get("numerator") is None:
         return Figure("Not given")
     numerator = _decimal(indicator["numerator"])
     denominator = _decimal(indicator.get("denominator"))
-    if not inside_trust and indicator.get("special_category") and (is_small(numerator) or is_small(denominator)):
+    if not inside_trust and indicator.get("special_category") and reveals_small_count(numerator, denominator):
         # The rate goes too: with the other figure it would give the small count away.
         return Figure(SUPPRESSED_TEXT, suppressed=True)
     return _shown(numerator, denominator, is_rate=is_rate, unit=unit)
@@ -506,7 +525,8 @@ def build_comparison(
     national_medians = {}
     if national:
         everyone = _national_approvals(chosen)
-        national_medians = {r.code: _median_for(r.code, everyone, labels) for r in requirements}
+        in_icb = {m.trust_id for m in data.memberships}
+        national_medians = {r.code: _national_median(r.code, everyone, in_icb, labels) for r in requirements}
     cycles_so_far = [c for c in data.cycles if c.pk in rows_by_cycle]
     trend_list = trends(requirements, cycles_so_far, rows_by_cycle, labels)
     comparison = Comparison(
@@ -540,8 +560,18 @@ def build_comparison(
     return comparison
 
 
-def _median_for(code: str, approvals: list[ApprovedRevision], labels: dict[int, str]) -> Median:
-    return median_of([a.ratings[code] for a in approvals if code in a.ratings], labels)
+def _national_median(code: str, approvals: list[ApprovedRevision], in_icb: set[int], labels: dict[int, str]) -> Median:
+    """The median of every approved rating of ``code`` in England, withheld unless enough come from outside the ICB.
+
+    The ICS lead sees every rating inside the ICB, so with fewer than ``MIN_PEER_GROUP`` from
+    outside it the median would give those away (2 inside and 1 outside: twice the median less
+    the other is the outside trust's rating). ``in_icb`` is every trust with any membership of
+    the ICB, at any time: a trust that joined after the snapshot date is visible to the lead too.
+    """
+    rated = [a for a in approvals if code in a.ratings]
+    if sum(a.trust_id not in in_icb for a in rated) < MIN_PEER_GROUP:
+        return Median(None, len(rated), TOO_FEW_TEXT, withheld=True)
+    return median_of([a.ratings[code] for a in rated], labels)
 
 
 def _empty(icb: ICB, cycles: list[Cycle]) -> Comparison:
@@ -720,10 +750,13 @@ def trends(
 ) -> list[Trend]:
     """For each requirement, the ICB's distribution in every cycle so far, marking framework version changes.
 
-    Cycles before the ICB's first approved assessment are left out.
+    A cycle is marked (once, on every requirement's point for it) when one of its approvals used a
+    framework version that no approval in an earlier cycle used; a cycle that only uses versions
+    already seen is not, whichever trusts happen to be approved. Cycles before the ICB's first
+    approved assessment are left out.
     """
     points_by_code: dict[str, list[TrendPoint]] = {r.code: [] for r in requirements}
-    previous_frameworks: tuple[str, ...] | None = None
+    seen: set[str] = set()  # every framework version approved in the cycles before
     started = False
     for c in cycles:
         rows = rows_by_cycle[c.pk]
@@ -732,9 +765,9 @@ def trends(
             continue
         started = True
         frameworks = tuple(sorted({a.framework for a in approvals}))
-        changed = bool(frameworks) and previous_frameworks is not None and frameworks != previous_frameworks
-        if frameworks:
-            previous_frameworks = frameworks
+        # A change is a version never approved in an earlier cycle, not a different mix of trusts.
+        changed = bool(seen) and not set(frameworks) <= seen
+        seen.update(frameworks)
         for requirement in requirements:
             values = [a.ratings[requirement.code] for a in approvals if requirement.code in a.ratings]
             points_by_code[requirement.code].append(
@@ -754,9 +787,10 @@ def trends(
 def workforce_table(rows: list[TrustRow]) -> Workforce:
     """Approved trusts' workforce figures side by side, with the total across them.
 
-    Rates are computed from numerators and denominators. Special-category counts from 1 to 7
-    are suppressed, and so is the total of any figure where a trust's value is suppressed:
-    otherwise the small number could be worked out by subtraction.
+    Rates are computed from numerators and denominators. Special-category figures are suppressed
+    when the count, its denominator or the rest of the denominator is from 1 to 7, and so is the
+    total of any figure where a trust's value is suppressed: otherwise the small number could be
+    worked out by subtraction.
     """
     approved = [row for row in rows if row.approval]
     definitions: dict[str, dict] = {}
@@ -791,7 +825,7 @@ def _total(figures: list[Figure], *, is_rate: bool, unit: str, special: bool) ->
         return Figure("Not given")
     numerator = sum((f.numerator for f in given), Decimal(0))
     denominator = sum((f.denominator for f in given), Decimal(0)) if is_rate else None
-    if special and (is_small(numerator) or is_small(denominator)):
+    if special and reveals_small_count(numerator, denominator):
         return Figure(SUPPRESSED_TEXT, suppressed=True)
     return _shown(numerator, denominator, is_rate=is_rate, unit=unit)
 
@@ -926,7 +960,9 @@ def summary_pack_context(*, icb: ICB, cycle: Cycle | str | None = None) -> dict:
     """What the People Board summary pack needs, from the same comparison the page shows.
 
     The pack is rendered with the board report machinery (cover, page header and footer,
-    tagged PDF). Every figure here is from approved revisions, with small numbers suppressed.
+    tagged PDF). Every figure here is from approved revisions, with small numbers suppressed;
+    a national median with fewer than ``MIN_PEER_GROUP`` approved assessments outside the ICB is
+    withheld (``Median.withheld``, text "Too few to show"), and ``notes`` says so.
     """
     comparison = build_comparison(icb=icb, cycle=cycle)
     return {
@@ -941,12 +977,22 @@ def summary_pack_context(*, icb: ICB, cycle: Cycle | str | None = None) -> dict:
         "heatmap_rows": comparison.rows,
         "medians": comparison.medians,
         "national_medians": comparison.national_medians,
+        "national_withheld": comparison.national_withheld,
+        "min_peer_group": MIN_PEER_GROUP,
         "distributions": comparison.distributions,
         "trends": comparison.trends,
         "workforce": comparison.workforce,
         "notes": notes(comparison),
         "generated_at": comparison.generated_at,
     }
+
+
+def national_median_note() -> str:
+    return (
+        "The national median is of every approved assessment in England for the cycle, this system's included. "
+        f"It is shown only when at least {MIN_PEER_GROUP} of them are from trusts outside this system; otherwise "
+        f"\u201c{TOO_FEW_TEXT}\u201d, so that no other system's trust can be worked out from it."
+    )
 
 
 def notes(comparison: Comparison) -> list[str]:
@@ -956,9 +1002,10 @@ def notes(comparison: Comparison) -> list[str]:
         "assessments and those awaiting sign-off are not included.",
         "Trusts are those in the system on the cycle's snapshot date; a trust serving several systems appears in each.",
         "Ratings are shown as a number and a label. Trusts are listed by name: this is not a league table.",
-        f"Workforce figures: {SUPPRESSED_NOTE} (ethnicity counts from 1 to 7, and any rate or total "
-        "they would reveal).",
+        f"Workforce figures: {SUPPRESSED_NOTE}. {SUPPRESSION_RULE}",
     ]
+    if comparison.national_medians:
+        items.append(national_median_note())
     if any(p.version_changed for t in comparison.trends for p in t.points):
         items.append("The framework version changed between cycles: compare ratings across the change with care.")
     return items
@@ -969,8 +1016,13 @@ def notes(comparison: Comparison) -> list[str]:
 
 @dataclass(frozen=True)
 class PeerMedian:
+    """A peer group's median for the trust's own pages: None when too few other trusts make it up.
+
+    ``median.count`` is always 0: the size of the group is never given (see ``peer_context``).
+    """
+
     group: str
-    median: Median | None  # None: too few approved assessments to show
+    median: Median | None
 
 
 @dataclass(frozen=True)
@@ -983,10 +1035,18 @@ class PeerRow:
 
 
 def peer_context(*, assessment_or_approval: Assessment | Approval) -> list[PeerRow]:
-    """For each requirement, the trust's own rating against its ICBs' and the national median.
+    """For each requirement, the trust's own rating against the median of its peers in each of its ICBs and in England.
 
-    Medians are of the latest approved revisions in the same cycle, and are only shown when at
-    least ``MIN_PEER_GROUP`` trusts make them up. No other trust is named. Three queries.
+    Medians are of the latest approved revisions of *other* trusts in the same cycle: the trust's
+    own rating is left out of both the median and the count, and a median is only shown when at
+    least ``MIN_PEER_GROUP`` other trusts make it up. With the own rating in, a group of the trust
+    and two others would give both others away (the trust knows its own rating).
+
+    The size of the group is not given, not even rounded: each median's ``count`` is 0 and the
+    panel says only "at least 3". An exact size, seen before and after one more trust's approval,
+    would tell the reader that the median moved because of that trust and so bound its rating;
+    a rounded size still changes at its boundaries and would do the same there. No other trust is
+    named. Three queries.
     """
     if isinstance(assessment_or_approval, Approval):
         approval = assessment_or_approval
@@ -1007,28 +1067,33 @@ def peer_context(*, assessment_or_approval: Assessment | Approval) -> list[PeerR
         ]
         labels = {level.value: level.label for level in assessment.framework.rating_levels.all()}
     cycle = assessment.cycle
-    everyone = _national_approvals(cycle)
+    others = [a for a in _national_approvals(cycle) if a.trust_id != assessment.trust_id]
     groups = _peer_groups(assessment.trust_id, cycle.snapshot_date)
     rows = []
     for code, title, rating in own:
-        national_values = [a.ratings[code] for a in everyone if code in a.ratings]
+        national_values = [a.ratings[code] for a in others if code in a.ratings]
         icb_medians = []
         for name, members in groups:
-            values = [a.ratings[code] for a in everyone if a.trust_id in members and code in a.ratings]
-            icb_medians.append(PeerMedian(name, median_of(values, labels) if len(values) >= MIN_PEER_GROUP else None))
+            values = [a.ratings[code] for a in others if a.trust_id in members and code in a.ratings]
+            icb_medians.append(PeerMedian(name, _peer_median(values, labels)))
         rows.append(
             PeerRow(
                 code=code,
                 title=title,
                 own=rating_text(rating["value"], {rating["value"]: rating["label"]}) if rating else None,
                 icbs=icb_medians,
-                national=PeerMedian(
-                    "England",
-                    median_of(national_values, labels) if len(national_values) >= MIN_PEER_GROUP else None,
-                ),
+                national=PeerMedian("England", _peer_median(national_values, labels)),
             )
         )
     return rows
+
+
+def _peer_median(values: list[int], labels: dict[int, str]) -> Median | None:
+    """Other trusts' median, or None with fewer than ``MIN_PEER_GROUP`` of them; the count is not carried."""
+    if len(values) < MIN_PEER_GROUP:
+        return None
+    median = median_of(values, labels)
+    return Median(median.value, 0, median.text)
 
 
 def _peer_groups(trust_id: int, day: datetime.date) -> list[tuple[str, set[int]]]:

@@ -1,8 +1,10 @@
 """CSV and Excel exports of a comparison: exactly what the ICS lead sees on the page.
 
 Both are written from the same ``Comparison`` as the page, so they hold approved ratings only,
-with small special-category numbers already suppressed ("*"). The CSV is one row per trust,
-for analysts; the workbook has a sheet for each section of the page.
+with small special-category numbers already suppressed ("*") and any national median withheld
+("Too few to show") that fewer than three approved assessments outside the ICB make up. The CSV
+is one row per trust, for analysts, and carries no medians; the workbook has a sheet for each
+section of the page.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from assessments.comparison import SUPPRESSED_NOTE, Comparison, Figure, notes
+from assessments.comparison import SUPPRESSED_NOTE, Comparison, Figure, national_median_note, notes
 
 # The heatmap palette, as in static/scss/portal.scss: fill and text colour for each step.
 PALETTE = {
@@ -194,6 +196,9 @@ def _heatmap_sheet(book: Workbook, comparison: Comparison) -> None:
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = WRAP
+    if comparison.national_withheld:
+        sheet.append([])
+        sheet.append([national_median_note()])  # unwrapped, so that it reads across the row
     _widths(sheet, rest=18)
 
 

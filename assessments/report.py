@@ -30,6 +30,7 @@ from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherRespons
 
 from assessments.models import Approval
 from assessments.services import build_snapshot, content_hash
+from assessments.suppression import reveals_small_count
 from requirements.models import IndicatorDefinition as IndicatorDefinitionModel
 
 # ---- what the report says -------------------------------------------------------------------
@@ -61,7 +62,6 @@ TONES = {"#d5281b": "red", "#ffb81c": "yellow", "#78be20": "light-green", "#007f
 
 # Special category figures (ethnicity) with counts from 1 to 7 are suppressed outside the trust
 # (DOMAIN §6). A board paper is published and read by the ICS, so the report always suppresses.
-SUPPRESSION_RANGE = (Decimal(1), Decimal(7))
 
 ACTION_SUMMARY_WORDS = (
     ("complete", "complete"),
@@ -532,10 +532,14 @@ def _plain(value: Decimal) -> str:
 
 
 def _figure(indicator: dict) -> Figure:
+    """A workforce figure for the published report: special category data revealing 1 to 7 people is not shown.
+
+    Suppressed when the numerator, the denominator or the rest of the denominator is from 1 to 7:
+    45 of 50 from ethnic minorities says that 5 are not, so it is withheld like 5 of 50.
+    """
     numerator = Decimal(indicator["numerator"])
     denominator = Decimal(indicator["denominator"]) if indicator["denominator"] is not None else None
-    low, high = SUPPRESSION_RANGE
-    if indicator["special_category"] and any(v is not None and low <= v <= high for v in (numerator, denominator)):
+    if indicator["special_category"] and reveals_small_count(numerator, denominator):
         return Figure(indicator["code"], indicator["label"], "Not shown (fewer than 8 people)", suppressed=True)
     if denominator:
         rate = (numerator * 100 / denominator).quantize(Decimal("0.1"))

@@ -235,6 +235,29 @@ def test_workforce_figures_are_rates_to_one_decimal_place_and_small_ethnicity_co
     assert built.any_suppressed
 
 
+@pytest.mark.parametrize(
+    ("numerator", "denominator", "shown"),
+    [("45", "50", None), ("43", "50", None), ("42", "50", "84.0% (42 of 50)"), ("50", "50", "100.0% (50 of 50)")],
+)
+def test_ethnicity_figure_is_suppressed_when_the_rest_of_the_group_is_small(numerator, denominator, shown):
+    """45 of 50 says 5 are not from an ethnic minority: the published report suppresses it like a small count."""
+    indicator = {
+        "code": "bme_all",
+        "label": "bme_all",
+        "unit": "percentage",
+        "special_category": True,
+        "numerator": numerator,
+        "denominator": denominator,
+    }
+    built = report.build_report(
+        snapshot=make_snapshot({"R1": 3}, indicators=[indicator]), previous_snapshot=None, draft=False
+    )
+    (figure,) = built.figures
+    assert figure.suppressed is (shown is None)
+    assert figure.text == (shown or "Not shown (fewer than 8 people)")
+    assert built.any_suppressed is (shown is None)
+
+
 def test_build_report_is_pure_and_equal_for_the_same_snapshot():
     """Two builds of one snapshot give equal reports, with the sign-off's content hash."""
     snapshot = make_snapshot({"R1": 3, "R2": 2})

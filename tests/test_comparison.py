@@ -127,6 +127,32 @@ def fourth_trust(icb):
     return trust
 
 
+def newer_version(framework):
+    """A later version of ``framework`` with the same requirements and scale."""
+    newer = Framework.objects.create(
+        slug=framework.slug,
+        title=framework.title,
+        publisher=framework.publisher,
+        version="2027.1",
+        publication_date=datetime.date(2027, 4, 1),
+        status=FrameworkStatus.PUBLISHED,
+    )
+    for requirement in framework.requirements.all():
+        Requirement.objects.create(
+            framework=newer, code=requirement.code, order=requirement.order, title=requirement.title, summary="."
+        )
+    for level in framework.rating_levels.all():
+        RatingLevel.objects.create(framework=newer, value=level.value, label=level.label, meaning=".")
+    return newer
+
+
+def outside_trust(icb):
+    """Another trust in ``icb`` (an ICB other than the one compared)."""
+    trust = TrustFactory(region=icb.region)
+    TrustICBMembershipFactory(trust=trust, icb=icb)
+    return trust
+
+
 @pytest.fixture
 def past_cycle(db):
     """A cycle whose deadline has passed."""
@@ -180,17 +206,65 @@ class TestHeatmap:
         assert result.medians["R3"].count == 4
 
     def test_national_median_includes_trusts_outside_the_icb(
-        self, icb, trust, neighbour_trust, other_trust, cycle, framework
+        self, icb, other_icb, trust, neighbour_trust, other_trust, cycle, framework
     ):
         """The national median row counts every approved assessment in the cycle, in any ICB."""
         assess(trust, cycle, {"R1": 1})
         assess(neighbour_trust, cycle, {"R1": 1})
         assess(other_trust, cycle, {"R1": 4})
+        for value in (4, 1):
+            assess(outside_trust(other_icb), cycle, {"R1": value})
         result = build_comparison(icb=icb, cycle=cycle)
         assert result.medians["R1"].value == 1
         assert result.national_medians["R1"].value == 1
-        assert result.national_medians["R1"].count == 3
+        assert result.national_medians["R1"].count == 5
+        assert not result.national_medians["R1"].withheld
         assert other_trust.pk not in {row.trust_id for row in result.rows}
+
+    def test_national_median_withheld_with_fewer_than_three_trusts_outside_the_icb(
+        self, icb, trust, other_trust, cycle, framework
+    ):
+        """One approved trust outside the ICB: its rating would follow from the national median, so none is shown."""
+        assess(trust, cycle, {"R1": 2})
+        assess(other_trust, cycle, {"R1": 4})
+        national = build_comparison(icb=icb, cycle=cycle).national_medians["R1"]
+        assert (national.value, national.text, national.number) == (None, "Too few to show", "")  # not 3: (2 + 4) / 2
+        assert national.withheld
+
+    def test_national_median_needs_three_outside_the_icb_not_three_in_all(
+        self, icb, other_icb, trust, neighbour_trust, third_trust, other_trust, cycle, framework
+    ):
+        """Three in the ICB and two outside is still too few: the ICS lead knows the ICB's own ratings."""
+        for inside in (trust, neighbour_trust, third_trust):
+            assess(inside, cycle, {"R1": 1})
+        assess(other_trust, cycle, {"R1": 4})
+        assess(outside_trust(other_icb), cycle, {"R1": 4})
+        assert build_comparison(icb=icb, cycle=cycle).national_medians["R1"].value is None
+        assess(outside_trust(other_icb), cycle, {"R1": 4})
+        assert build_comparison(icb=icb, cycle=cycle).national_medians["R1"].value == 2.5  # 1, 1, 1, 4, 4, 4
+
+    def test_trust_in_the_icb_at_another_time_is_not_outside_it(
+        self, icb, other_icb, trust, other_trust, cycle, framework
+    ):
+        """A trust that joined the ICB after the snapshot date (the lead can open it today) is not counted outside."""
+        assess(trust, cycle, {"R1": 2})
+        assess(other_trust, cycle, {"R1": 4})
+        assess(outside_trust(other_icb), cycle, {"R1": 4})
+        joined = outside_trust(other_icb)
+        TrustICBMembershipFactory(trust=joined, icb=icb, is_host=False, start_date=datetime.date(2026, 9, 1))
+        assess(joined, cycle, {"R1": 4})
+        result = build_comparison(icb=icb, cycle=cycle)
+        assert joined.pk not in {row.trust_id for row in result.rows}
+        assert result.national_medians["R1"].value is None
+
+    def test_summary_pack_context_withholds_the_national_median_too(self, icb, trust, other_trust, cycle, framework):
+        """The People Board pack gets the same withheld national median and a footnote explaining it."""
+        assess(trust, cycle, {"R1": 2})
+        assess(other_trust, cycle, {"R1": 4})
+        context = comparison.summary_pack_context(icb=icb, cycle=cycle)
+        assert all(m.value is None and m.withheld for m in context["national_medians"].values())
+        assert "4 – Fully met" not in {m.text for m in context["national_medians"].values()}
+        assert any("at least 3" in note and "outside this system" in note for note in context["notes"])
 
     def test_rating_labels_come_from_the_frozen_snapshot(self, icb, trust, cycle, framework):
         """Relabelling a level after approval does not change what the comparison shows."""
@@ -410,6 +484,34 @@ class TestDistributionsAndTrends:
         assert "framework version changed" in " ".join(result.summary)
         assert any("framework version changed" in note for note in comparison.notes(result))
 
+    def test_no_version_change_when_only_the_mix_of_approved_trusts_changes(
+        self, icb, trust, neighbour_trust, cycle, previous_cycle, framework
+    ):
+        """A cycle using only a version already seen is not a version change, whoever has been approved."""
+        newer = newer_version(framework)
+        assess(trust, previous_cycle, [2] * 8, framework=framework)
+        assess(neighbour_trust, previous_cycle, [2] * 8, framework=newer)
+        assess(trust, cycle, [3] * 8, framework=framework)  # v1 again; the neighbour not approved yet
+        result = build_comparison(icb=icb, cycle=cycle)
+        assert [p.version_changed for p in result.trends[0].points] == [False, False]
+        assert not any("framework version changed" in note for note in comparison.notes(result))
+
+    def test_version_change_is_marked_once_when_the_new_version_first_appears(
+        self, icb, trust, neighbour_trust, past_cycle, cycle, previous_cycle, framework
+    ):
+        """v1; then v1 and v2 (the change); then v2 alone, already seen: marked in the middle cycle only."""
+        newer = newer_version(framework)
+        assess(trust, past_cycle, [2] * 8, framework=framework)
+        assess(trust, previous_cycle, [2] * 8, framework=framework)
+        assess(neighbour_trust, previous_cycle, [2] * 8, framework=newer)
+        assess(trust, cycle, [3] * 8, framework=newer)
+        points = build_comparison(icb=icb, cycle=cycle).trends[0].points
+        assert [(p.cycle_label, p.version_changed) for p in points] == [
+            ("2024/25", False),
+            ("2025/26", True),
+            ("2026/27", False),
+        ]
+
     def test_summary_answers_weakest_and_late(self, icb, trust, neighbour_trust, third_trust, past_cycle, framework):
         """The plain-English summary names the lowest-rated requirement and who is overdue."""
         assess(trust, past_cycle, [3, 3, 1, 3, 3, 3, 3, 3])
@@ -499,24 +601,60 @@ class TestWorkforce:
         assert row.total.suppressed
         assert row.total.text == "*"
 
+    @pytest.mark.parametrize(
+        ("numerator", "denominator", "suppressed"),
+        [(45, 50, True), (43, 50, True), (42, 50, False), (50, 50, False), (93, 100, True), (92, 100, False)],
+    )
+    def test_small_complement_of_a_special_category_count_is_suppressed(
+        self, icb, trust, cycle, framework, numerator, denominator, suppressed
+    ):
+        """45 of 50 from ethnic minorities says 5 are not: a complement from 1 to 7 is suppressed too."""
+        assess(trust, cycle, [3] * 8, figures={"ethnic_minority_share": (numerator, denominator)})
+        rows = {row.code: row for row in build_comparison(icb=icb, cycle=cycle).workforce.all_rows}
+        figure, total = rows["ethnic_minority_share"].figures[0], rows["ethnic_minority_share"].total
+        assert (figure.suppressed, total.suppressed) == (suppressed, suppressed)
+        if suppressed:
+            assert (figure.text, figure.rate, figure.numerator, figure.denominator, figure.detail) == (
+                "*",
+                None,
+                None,
+                None,
+                "",
+            )
+
+    def test_total_is_suppressed_when_a_trusts_complement_is_small(self, icb, trust, neighbour_trust, cycle, framework):
+        """A trust at 45 of 50 is '*', and so is the total that would give its figure back by subtraction."""
+        assess(trust, cycle, [3] * 8, figures={"ethnic_minority_share": (45, 50)})
+        assess(neighbour_trust, cycle, [3] * 8, figures={"ethnic_minority_share": (20, 90)})
+        row = {row.code: row for row in build_comparison(icb=icb, cycle=cycle).workforce.rows}["ethnic_minority_share"]
+        assert [f.text for f in row.figures] == ["*", "22.2%"]
+        assert row.total.text == "*"
+
+    def test_notes_explain_the_complement_rule(self, icb, trust, cycle, framework):
+        """The footnote every rendering carries says the rest of the group is suppressed too."""
+        assess(trust, cycle, [3] * 8, figures={"ethnic_minority_share": (45, 50)})
+        text = " ".join(comparison.notes(build_comparison(icb=icb, cycle=cycle)))
+        assert "the rest of the group" in text
+
 
 # ---- peer context ----------------------------------------------------------------------------------
 
 
 class TestPeerContext:
     def test_own_rating_against_icb_and_national_medians(
-        self, icb, trust, neighbour_trust, third_trust, other_trust, cycle, framework
+        self, icb, trust, neighbour_trust, third_trust, fourth_trust, other_trust, cycle, framework
     ):
-        """The trust's rating beside the median of its ICB's and all approved assessments in the cycle."""
+        """The trust's rating beside the median of the other approved assessments in its ICB and in England."""
         own = assess(trust, cycle, {"R1": 1})
         assess(neighbour_trust, cycle, {"R1": 3})
         assess(third_trust, cycle, {"R1": 4})
+        assess(fourth_trust, cycle, {"R1": 2})
         assess(other_trust, cycle, {"R1": 4})
         rows = peer_context(assessment_or_approval=own.approvals.get())
         r1 = rows[0]
         assert r1.own == "1 – Not met"
-        assert [(m.group, m.median.text, m.median.count) for m in r1.icbs] == [(icb.name, "3 – Largely met", 3)]
-        assert (r1.national.median.text, r1.national.median.count) == ("3.5 – between Largely met and Fully met", 4)
+        assert [(m.group, m.median.text) for m in r1.icbs] == [(icb.name, "3 – Largely met")]  # 3, 4 and 2
+        assert r1.national.median.text == "3.5 – between Largely met and Fully met"  # 3, 4, 2 and 4
 
     def test_median_of_fewer_than_three_trusts_is_not_shown(self, icb, trust, neighbour_trust, cycle, framework):
         """With only two approved trusts, the other trust's rating could be worked out: no median."""
@@ -541,7 +679,7 @@ class TestPeerContext:
         second = ICBFactory(name="Second Integrated Care Board")
         TrustICBMembershipFactory(trust=trust, icb=second, is_host=False)
         others = []
-        for n in range(2):
+        for n in range(3):
             other = TrustFactory(name=f"Second ICB Trust {n}")
             TrustICBMembershipFactory(trust=other, icb=second)
             others.append(assess(other, cycle, {"R1": 4}))
@@ -550,4 +688,34 @@ class TestPeerContext:
         rows = peer_context(assessment_or_approval=own)
         medians = {m.group: m.median for m in rows[0].icbs}
         assert medians[second.name].text == "4 – Fully met"
-        assert medians[icb.name] is None  # only two approved in the first ICB
+        assert medians[icb.name] is None  # only one other approved in the first ICB
+
+    def test_own_trust_is_left_out_of_the_count_and_the_median(
+        self, icb, trust, neighbour_trust, third_trust, cycle, framework
+    ):
+        """Own rating plus two others is too few: with the own rating known, the median would give both away."""
+        own = assess(trust, cycle, {"R1": 1})
+        assess(neighbour_trust, cycle, {"R1": 4})
+        assess(third_trust, cycle, {"R1": 4})
+        r1 = peer_context(assessment_or_approval=own.approvals.get())[0]
+        assert r1.icbs[0].median is None
+        assert r1.national.median is None
+
+    def test_median_of_three_others_does_not_move_with_the_own_rating(
+        self, icb, trust, neighbour_trust, third_trust, fourth_trust, cycle, framework
+    ):
+        """Three others at 4, 4 and 2 give 4 whether the trust itself is rated 1 or not yet approved."""
+        own = assess(trust, cycle, {"R1": 1})
+        for other, value in ((neighbour_trust, 4), (third_trust, 4), (fourth_trust, 2)):
+            assess(other, cycle, {"R1": value})
+        approved = peer_context(assessment_or_approval=own.approvals.get())[0]
+        assert approved.icbs[0].median.value == 4  # 3 if the own 1 were counted
+        assert approved.national.median.value == 4
+
+    def test_group_size_is_not_given(self, icb, trust, neighbour_trust, third_trust, fourth_trust, cycle, framework):
+        """The peer medians carry no count of trusts, so successive views cannot be subtracted."""
+        own = assess(trust, cycle, {"R1": 1})
+        for other in (neighbour_trust, third_trust, fourth_trust):
+            assess(other, cycle, {"R1": 3})
+        r1 = peer_context(assessment_or_approval=own)[0]
+        assert (r1.icbs[0].median.count, r1.national.median.count) == (0, 0)

@@ -185,6 +185,33 @@ class TestPage:
         assert "10%" in workforce  # the vacancy rate is not special category
         assert "* fewer than 8, not shown" in content
 
+    def test_complement_of_a_special_category_count_is_suppressed_with_an_accurate_footnote(
+        self, client_for, ics_lead, icb, trust, cycle, framework
+    ):
+        """45 of 50 from ethnic minorities shows as '*' (5 are not), and the footnote says why."""
+        assess(trust, cycle, [3] * 8, figures={"ethnic_minority_share": (45, 50)})
+        content = client_for(ics_lead).get(compare_url(icb)).content.decode()
+        workforce = content.split('id="workforce-caption"')[1].split("</table>")[0]
+        ethnicity = workforce.split("Social workers from ethnic minority groups")[1].split("</tr>")[0]
+        assert "90%" not in ethnicity
+        assert "45 of 50" not in ethnicity
+        assert "*" in ethnicity
+        note = content.split('id="suppression-note"')[1].split("</p>")[0]
+        assert "the rest of the group" in note
+
+    def test_national_median_too_few_outside_the_icb_is_not_shown(
+        self, client_for, ics_lead, icb, trust, other_trust, cycle, framework
+    ):
+        """With one approved trust in another ICB, the national median row says 'Too few to show', with a note."""
+        assess(trust, cycle, [2] * 8)
+        assess(other_trust, cycle, [4] * 8)
+        content = client_for(ics_lead).get(compare_url(icb)).content.decode()
+        national = heatmap_html(content).split("National median")[1].split("</tr>")[0]
+        assert "Too few to show" in national
+        assert "3 – Largely met" not in national  # the median of 2 and 4
+        assert "Fully met" not in national
+        assert 'id="national-median-note"' in content
+
     def test_later_cycle_is_summarised_with_a_link(
         self, client_for, ics_lead, icb, trust, neighbour_trust, cycle, previous_cycle, framework
     ):
@@ -323,6 +350,17 @@ class TestPeerContextPages:
         response = client_for(ics_lead).get(url)
         assert response.status_code == 200
         assert "How your ratings compare" not in response.content.decode()
+
+    def test_peer_panel_gives_no_group_size_and_leaves_own_rating_out(
+        self, client_for, lead, icb, trust, cycle, framework, peers
+    ):
+        """The panel gives no count of trusts behind a median, and says the trust's own rating is not in it."""
+        own = assess(trust, cycle, {"R1": 1})
+        content = client_for(lead).get(reverse("approval-detail", args=[own.pk, 1])).content.decode()
+        panel = content.split('id="peer-context-heading"')[1].split("</section>")[0]
+        assert re.search(r"of \d+ trusts", panel) is None
+        assert "yours included" not in panel
+        assert "3 – Largely met" in panel.split("R1 ")[1].split("</tr>")[0]  # 3, 4 and 2: not the own 1
 
     def test_too_few_peers_says_so(self, client_for, lead, trust, cycle, framework):
         """With no other approved assessments, the panel explains that medians will come."""

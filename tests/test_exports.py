@@ -107,6 +107,37 @@ class TestExcel:
         summary = [row[0] for row in book["Summary"].iter_rows(values_only=True) if row[0]]
         assert any(line.startswith("1 of 2 trusts has not had a 2026/27 assessment approved") for line in summary)
 
+    def test_national_median_withheld_with_too_few_outside_the_icb(self, client_for, ics_lead, icb, data):
+        """One approved trust in another ICB: the workbook's national median row is 'Too few to show', with a note."""
+        book = load_workbook(io.BytesIO(client_for(ics_lead).get(export_url(icb, "xlsx")).content))
+        heatmap = {row[0]: row[1:] for row in book["Heatmap"].iter_rows(values_only=True) if row[0]}
+        assert set(heatmap["National median"]) == {"Too few to show"}
+        notes = [row[0] for row in book["Summary"].iter_rows(values_only=True) if row[0]]
+        assert any("outside this system" in line for line in notes)
+        assert any("outside this system" in line for line in heatmap)
+
+
+class TestComplement:
+    @pytest.fixture
+    def complement(self, trust, cycle, framework):
+        """Ethnic-minority share 45 of 50: the other 5 would be revealed."""
+        return assess(trust, cycle, [3] * 8, figures={"ethnic_minority_share": (45, 50)})
+
+    def test_csv_suppresses_a_small_complement(self, client_for, ics_lead, icb, trust, complement):
+        """The CSV gives '*' for numerator, denominator and rate when 50 − 45 is from 1 to 7."""
+        rows = {r["Trust ODS code"]: r for r in read_csv(client_for(ics_lead).get(export_url(icb, "csv")).content)}
+        suffix = " (* = fewer than 8, not shown)"
+        for part in ("numerator", "denominator", "%"):
+            assert rows[trust.ods_code][f"Social workers from ethnic minority groups: {part}{suffix}"] == "*"
+
+    def test_excel_suppresses_a_small_complement_and_its_total(self, client_for, ics_lead, icb, trust, complement):
+        """The Workforce sheet gives '*' for the trust and for the total across trusts."""
+        book = load_workbook(io.BytesIO(client_for(ics_lead).get(export_url(icb, "xlsx")).content))
+        rows = [r for r in book["Workforce"].iter_rows(min_row=2, values_only=True) if r[0] and r[2]]
+        ethnicity = [r for r in rows if r[2].startswith("Social workers from ethnic minority groups (")]
+        assert [r[3:7] for r in ethnicity] == [("*", "*", "*", "*"), ("*", "*", "*", "*")]
+        assert not any(45 in r or 50 in r or "90%" in str(r[6]) for r in ethnicity)
+
 
 class TestExportAccess:
     def test_other_icb_and_unknown_format_are_not_found(self, client_for, ics_lead, other_icb, icb, data):

@@ -494,6 +494,22 @@ class TestApprovalDetail:
         assert "15.0% (3 of 20)" not in outside
         assert "Suppressed (fewer than 8)" in outside
 
+    def test_small_rest_of_a_special_category_group_is_suppressed_outside_the_trust(
+        self, client_for, lead, executive, ics_lead, complete_assessment
+    ):
+        """45 of 50 reveals the other 5, so the ICS lead does not see it either."""
+        share = complete_assessment.framework.indicators.get(code="ethnic_minority_share_band_7_and_above")
+        services.save_indicator_values(
+            assessment=complete_assessment, values={share.pk: (Decimal("45"), Decimal("50"))}, edited_by=lead
+        )
+        services.submit_for_sign_off(assessment=complete_assessment, submitted_by=lead)
+        services.approve(
+            assessment=complete_assessment, approved_by=executive, approver_name="E", approver_role="R", statement="S"
+        )
+        outside = client_for(ics_lead).get(url("approval-detail", complete_assessment, 1)).content.decode()
+        assert "(45 of 50)" not in outside
+        assert "Suppressed (fewer than 8)" in outside
+
     def test_reopen_button_only_for_lead_and_executive_on_the_current_revision(
         self, client_for, lead, contributor, approved
     ):

@@ -39,13 +39,12 @@ from assessments.models import (
     ResponseStatus,
 )
 from assessments.services import AssessmentError, EditConflict
+from assessments.suppression import reveals_small_count
 from portal.access import access_trust
 from portal.models import TrustRole
 from requirements.models import Framework
 
 EDITORS = {TrustRole.LEAD, TrustRole.CONTRIBUTOR}
-# Special category figures (ethnicity) with counts from 1 to 7 are not shown outside the trust.
-SUPPRESSED_RANGE = (1, 7)
 
 
 def _to_approved_record(assessment: Assessment, role):
@@ -355,14 +354,7 @@ def _figure_rows(indicators, values, *, inside_trust: bool) -> list[FigureRow]:
         value = values.get(indicator.pk)
         numerator = value.numerator if value else None
         denominator = value.denominator if value and indicator.is_rate else None
-        suppressed = (
-            not inside_trust
-            and indicator.special_category
-            and any(
-                figure is not None and SUPPRESSED_RANGE[0] <= figure <= SUPPRESSED_RANGE[1]
-                for figure in (numerator, denominator)
-            )
-        )
+        suppressed = not inside_trust and indicator.special_category and reveals_small_count(numerator, denominator)
         rows.append(
             FigureRow(
                 indicator=indicator,

@@ -29,13 +29,13 @@ from assessments.models import (
     AssessmentState,
 )
 from assessments.services import AssessmentError
+from assessments.suppression import reveals_small_count
 from assessments.workflow_forms import ApproveForm, reopen_form, return_form, sign_off_statement
 from portal.access import trust_role
 from portal.models import TrustRole
 
 HISTORY_PAGE_SIZE = 50
 # Special category figures (ethnicity) with counts from 1 to 7 are suppressed outside the trust (DOMAIN §6).
-SUPPRESSION_RANGE = (1, 7)
 
 
 def _access_as_member(user, pk: int, roles: set[str]) -> tuple[Assessment, str]:
@@ -293,11 +293,7 @@ def _decimal(value: str | None) -> Decimal | None:
 
 
 def _suppressed(indicator: dict) -> bool:
-    low, high = SUPPRESSION_RANGE
-    return indicator["special_category"] and any(
-        value is not None and low <= Decimal(value) <= high
-        for value in (indicator["numerator"], indicator["denominator"])
-    )
+    return indicator["special_category"] and reveals_small_count(indicator["numerator"], indicator["denominator"])
 
 
 def frozen_view(snapshot: dict, *, inside_trust: bool) -> dict:
