@@ -108,6 +108,7 @@ class TestList:
         services.reopen(assessment=complete_assessment, reopened_by=lead, reason="Correct the R3 rationale")
         content = client_for(board_reader).get(list_url(trust)).content.decode()
         assert reverse("approval-detail", args=[complete_assessment.pk, 1]) in content
+        assert reverse("approval-report-pdf", args=[complete_assessment.pk, 1]) in content
         assert f'href="{overview_url(complete_assessment)}"' not in content
         lead_view = client_for(lead).get(list_url(trust)).content.decode()
         assert f'href="{overview_url(complete_assessment)}"' in lead_view
