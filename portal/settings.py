@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "django_tasks_db",
+    "axes",
 ]
 
 # Background tasks (rendering approved board reports) in a database queue: no extra service to run.
@@ -73,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that its lockout page still passes through the CSP and security middleware above.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -124,6 +127,62 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT_SECONDS", st
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", str(30 * 60)))
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Sign-in throttling (django-axes). The axes backend comes first: it refuses a locked-out sign-in
+# before any password is checked, so the right password does not get through a lockout either.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+
+def _axes_username(request, credentials):
+    """The e-mail address tried, lower-cased: sign-in ignores case, so the count must too."""
+    data = credentials or getattr(request, "data", request.POST)
+    username = data.get("username") or ""
+    return username.strip().lower()
+
+
+# How many proxies of our own (load balancer, TLS terminator) stand in front of the portal; 0 when
+# clients connect straight to gunicorn. Without it, behind a proxy every sign-in seems to come
+# from the proxy's address. (django-ipware is not installed, so axes' AXES_IPWARE_* settings
+# would do nothing.)
+AXES_TRUSTED_PROXY_COUNT = int(os.environ.get("AXES_TRUSTED_PROXY_COUNT", "0"))
+
+
+def _axes_client_ip(request):
+    """The client's address: ``REMOTE_ADDR``, or the address our own proxies saw when there are any.
+
+    Each trusted proxy appends the address the request came to it from to ``X-Forwarded-For``,
+    so with N of them the client is the Nth entry from the right; entries further left are
+    whatever the client chose to send and are ignored, as is anything that is not an IP address.
+    """
+    import ipaddress
+
+    from django.conf import settings
+
+    proxies = settings.AXES_TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if proxies and len(forwarded) >= proxies:
+        try:
+            return str(ipaddress.ip_address(forwarded[-proxies]))
+        except ValueError:
+            pass
+    return request.META.get("REMOTE_ADDR")
+
+
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+# Failures count per e-mail address and network address together: someone guessing a colleague's
+# password cannot lock that colleague out from elsewhere, and a trust's staff sharing one outbound
+# address do not lock each other out.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = _axes_username
+AXES_CLIENT_IP_CALLABLE = _axes_client_ip
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_TEMPLATE = "portal/locked_out.html"
 
 INVITATION_MAX_AGE = timedelta(days=int(os.environ.get("INVITATION_MAX_AGE_DAYS", "7")))
 
