@@ -1,6 +1,6 @@
 # Every target installs what it needs first (scripts/bootstrap.sh); see the README.
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format ci lock bench-comparison bench-report
+.PHONY: help install run test lint format ci lock bench-comparison bench-report bench-load
 
 ARGS ?=
 
@@ -38,3 +38,12 @@ bench-report: ## Board report benchmark: portal vs WeasyPrint time, and serving 
 
 bench-comparison: ## Time the ICS comparison page for ICBs of 5 and 20 trusts (throwaway PostgreSQL)
 	@BENCH_RUNS=$${BENCH_RUNS:-25} bash scripts/test.sh benchmarks/comparison.py -q -s -p no:cacheprovider
+
+bench-load: ## Load test: 20 users on gunicorn, each page's throughput against a bare page (throwaway PostgreSQL)
+	@if ! command -v wrk >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> Installing wrk (apt-get install wrk) for the load benchmark"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends wrk >/dev/null </dev/null || \
+		echo "==> Could not install wrk: the benchmark uses Python threads instead"; \
+	fi
+	@bash scripts/test.sh benchmarks/load.py -q -s -p no:cacheprovider

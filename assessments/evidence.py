@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 UPLOADER_ROLES = {TrustRole.LEAD, TrustRole.CONTRIBUTOR}
 
 
+STORAGE_FAILED = "The file could not be saved. Try again later. Nothing has been added to the library."
+
+
 class EvidenceError(AssessmentError):
     """A change to the evidence library that the rules do not allow; the message is for the user."""
 
@@ -910,7 +913,12 @@ def _store_version(
         uploaded_by=uploaded_by,
     )
     # The stored name is random (evidence_upload_to) with the extension of the type we detected.
-    version.file.save(f"upload{upload.file_type.extension}", upload.file, save=False)
+    try:
+        version.file.save(f"upload{upload.file_type.extension}", upload.file, save=False)
+    except OSError as error:
+        # A full disk or an unreachable store: the person gets their form back with a message.
+        logger.exception("Could not store an evidence file for %s", item.trust)
+        raise EvidenceError(STORAGE_FAILED) from error
     try:
         version.save()
     except BaseException:

@@ -193,7 +193,11 @@ class FileUploadForm(EvidenceFormBase):
         if self.checked is None:
             return
         if self.held is None:
-            token = evidence.hold_upload(self.checked, user=self.user, trust=self.trust)
+            try:
+                token = evidence.hold_upload(self.checked, user=self.user, trust=self.trust)
+            except OSError:
+                # Storage is failing (a full disk, say): the person will have to choose the file again.
+                return
             self._set_token(token)
         else:
             self.held.file.close()

@@ -16,7 +16,9 @@ def render_board_report(approval_id: int) -> int:
     """Render and store the board report of an approval; returns the BoardReport id.
 
     Idempotent: a report already stored is kept as it is, so a retried or duplicated task
-    never produces a second, different file for the same approval.
+    never produces a second, different file for the same approval. The file's name comes from
+    the approval and the content's hash, so a worker stopped after writing it leaves a file
+    that the retry finds and uses, never a second one.
     """
     from assessments import report
 
@@ -25,18 +27,28 @@ def render_board_report(approval_id: int) -> int:
         return existing.pk
     approval = Approval.objects.select_related("assessment__trust", "assessment__cycle").get(pk=approval_id)
     pdf = report.render_pdf(report.report_for_approval(approval))
+    sha256 = hashlib.sha256(pdf).hexdigest()
     board_report = BoardReport(
-        approval=approval,
-        sha256=hashlib.sha256(pdf).hexdigest(),
-        size=len(pdf),
-        pages=len(PdfReader(io.BytesIO(pdf)).pages),
+        approval=approval, sha256=sha256, size=len(pdf), pages=len(PdfReader(io.BytesIO(pdf)).pages)
     )
-    board_report.file.save("report.pdf", ContentFile(pdf), save=False)
+    storage = board_report.file.storage
+    name = f"reports/{approval.assessment.trust_id}/{approval.pk}-{sha256[:32]}.pdf"
+    if not _holds(storage, name, sha256):
+        if storage.exists(name):
+            storage.delete(name)  # a partial write from a stopped worker
+        name = storage.save(name, ContentFile(pdf))
+    board_report.file.name = name
     try:
         with transaction.atomic():
             board_report.save()
     except IntegrityError:
-        # Another worker stored it first: keep theirs and drop our copy of the file.
-        board_report.file.delete(save=False)
+        # Another worker stored it first; the same approval renders to the same name, so keep it.
         return BoardReport.objects.get(approval_id=approval_id).pk
     return board_report.pk
+
+
+def _holds(storage, name: str, sha256: str) -> bool:
+    if not storage.exists(name):
+        return False
+    with storage.open(name, "rb") as stored:
+        return hashlib.sha256(stored.read()).hexdigest() == sha256
