@@ -757,7 +757,14 @@ def check_link(value: str) -> str:
             raise ValidationError("The link must start with https:// or http://", code="scheme")
     else:
         value = f"https://{value}"
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises for a malformed port
+    except ValueError:
+        # Such as "https://[" (a broken IPv6 address) or a host that fails Unicode normalisation.
+        raise ValidationError(
+            "Enter a link in the correct format, like https://www.example.nhs.uk/board-papers", code="invalid"
+        ) from None
     if parts.username is not None or parts.password is not None:
         raise ValidationError("The link must not include a user name or password", code="credentials")
     try:
