@@ -42,8 +42,12 @@ def render_board_report(approval_id: int) -> int:
         with transaction.atomic():
             board_report.save()
     except IntegrityError:
-        # Another worker stored it first; the same approval renders to the same name, so keep it.
-        return BoardReport.objects.get(approval_id=approval_id).pk
+        # Another worker stored it first: keep theirs. Racing writers can end with two names for
+        # the same bytes (the storage adds a suffix), so drop ours unless it is the one kept.
+        stored = BoardReport.objects.get(approval_id=approval_id)
+        if stored.file.name != name:
+            storage.delete(name)
+        return stored.pk
     return board_report.pk
 
 
