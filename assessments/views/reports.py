@@ -86,12 +86,12 @@ def draft_pdf(request, pk):
     return pdf_response(pdf, report_filename(assessment.trust.ods_code, assessment.cycle.label, f"DRAFT-{stamp}"))
 
 
-def _approval(request, pk, revision) -> Approval:
-    return get_object_or_404(
-        Approval.objects.visible_to(request.user).select_related("assessment__trust", "assessment__cycle"),
-        assessment_id=pk,
-        revision=revision,
-    )
+def _approval(request, pk, revision, *, with_snapshot: bool = True) -> Approval:
+    approvals = Approval.objects.visible_to(request.user).select_related("assessment__trust", "assessment__cycle")
+    if not with_snapshot:
+        # Serving the stored PDF needs only the access check, not the frozen JSON.
+        approvals = approvals.defer("snapshot")
+    return get_object_or_404(approvals, assessment_id=pk, revision=revision)
 
 
 @require_safe
@@ -110,7 +110,7 @@ def approved_preview(request, pk, revision):
 @require_safe
 def approved_pdf(request, pk, revision):
     """The stored PDF, byte for byte as rendered at approval."""
-    approval = _approval(request, pk, revision)
+    approval = _approval(request, pk, revision, with_snapshot=False)
     board_report = BoardReport.objects.filter(approval=approval).first()
     if board_report is None:
         # The worker renders it when the approval commits. If that has not happened after a few
