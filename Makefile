@@ -1,6 +1,6 @@
 # Every target installs what it needs first (scripts/bootstrap.sh); see the README.
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format ci lock bench-comparison bench-report bench-load
+.PHONY: help install run test lint format ci lock bench-comparison bench-report bench-load code
 
 ARGS ?=
 
@@ -12,6 +12,9 @@ install: ## Install everything (.venv, node_modules, compiled front end) without
 
 run: ## Run the portal with demo data at http://127.0.0.1:8000/ (PORT=... to change)
 	@bash scripts/run.sh
+
+code: ## Print the demo accounts' current security code (two-factor sign-in; demo only)
+	@DJANGO_DEBUG=1 .venv/bin/python manage.py demo_code
 
 test: ## Run the whole test suite on a throwaway PostgreSQL (ARGS="-k foo" for pytest)
 	@bash scripts/test.sh $(ARGS)

@@ -38,6 +38,8 @@ from django.test import Client  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
+from tests.factories import sign_in_with_two_factor  # noqa: E402
+
 
 def median_seconds(function, runs: int) -> tuple[float, object]:
     timings, result = [], None
@@ -161,8 +163,7 @@ def main():
             alone.append(time.perf_counter() - started)
         total, weasyprint_alone = statistics.median(totals), statistics.median(alone)
 
-        client = Client()
-        client.force_login(lead)
+        client = sign_in_with_two_factor(Client(), lead)
         url = reverse("approval-report-pdf", args=[approval.assessment_id, approval.revision])
         client.get(url)
         serve, response = median_seconds(lambda: client.get(url), max(args.runs * 4, 20))

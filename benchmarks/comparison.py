@@ -171,9 +171,9 @@ def seed() -> dict[str, object]:
 def _client(user):
     from django.test import Client
 
-    client = Client()
-    client.force_login(user)
-    return client
+    from tests.factories import sign_in_with_two_factor
+
+    return sign_in_with_two_factor(Client(), user)
 
 
 def count_queries(client, url: str) -> tuple[int, int]:

@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from portal import two_factor
 from portal.models import (
     ICB,
     AuditEvent,
@@ -40,6 +41,15 @@ class UserAdmin(BaseUserAdmin):
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "full_name", "password1", "password2"]})]
     inlines = [TrustMembershipInline, ICBMembershipInline]
+    actions = ["reset_two_factor"]
+
+    @admin.action(description="Reset two-factor sign-in (lost phone): they set up a new app at their next sign-in")
+    def reset_two_factor(self, request, queryset):
+        people = list(queryset)
+        for person in people:
+            two_factor.reset(person, actor=request.user)
+        noun = "person" if len(people) == 1 else "people"
+        self.message_user(request, f"Two-factor sign-in reset for {len(people)} {noun}", messages.SUCCESS)
 
 
 @admin.register(Region)

@@ -1,5 +1,7 @@
 """Forms for signing in and managing people. Every form renders through the NHS.UK crispy template pack."""
 
+import re
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
@@ -166,3 +168,44 @@ class CreateAccountForm(forms.Form):
             except ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
+
+
+class SecurityCodeForm(forms.Form):
+    """The 6-digit code from an authenticator app (setting one up), or a recovery code (signing in)."""
+
+    code = forms.CharField(
+        label="Security code",
+        strip=True,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "spellcheck": "false",
+                "class": "nhsuk-input--width-10",
+            }
+        ),
+        error_messages={"required": "Enter the 6-digit security code from your authenticator app"},
+    )
+    shape_message = "Security code must be 6 numbers"
+
+    def __init__(self, *args, allow_recovery_code=False, submit_label="Continue", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allow_recovery_code = allow_recovery_code
+        if allow_recovery_code:
+            self.fields[
+                "code"
+            ].help_text = (
+                "The 6-digit code your authenticator app shows for this service, or one of your recovery codes"
+            )
+            self.shape_message = "Security code must be 6 numbers, or a recovery code of 8 letters and numbers"
+        else:
+            self.fields["code"].help_text = "The 6-digit code your authenticator app shows for this service"
+        self.helper = nhsuk_helper(submit_label)
+
+    def clean_code(self):
+        from portal.two_factor import RECOVERY_CODE, TOTP_CODE
+
+        code = re.sub(r"[\s-]", "", self.cleaned_data["code"]).lower()
+        if TOTP_CODE.fullmatch(code) or (self.allow_recovery_code and RECOVERY_CODE.fullmatch(code)):
+            return code
+        raise ValidationError(self.shape_message, code="shape")

@@ -47,7 +47,7 @@ INSTALLED_APPS = [
     "portal",
     "requirements",
     "assessments",
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # django.contrib.admin, with a site that asks for two-factor sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "crispy_forms",
     "django_tasks_db",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
 ]
 
 # Background tasks (rendering approved board reports) in a database queue: no extra service to run.
@@ -72,7 +75,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # After LoginRequiredMiddleware: a password alone reaches only the security-code pages.
+    "portal.two_factor.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that its lockout page still passes through the CSP and security middleware above.
@@ -122,6 +128,12 @@ LOGIN_URL = "sign-in"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "signed-out"
 PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT_SECONDS", str(2 * 60 * 60)))
+
+# Two-factor sign-in (django-otp, see portal/two_factor.py): the name authenticator apps show, and
+# the base of the growing wait after each wrong code (1 s, 2 s, 4 s, ... per device).
+OTP_TOTP_ISSUER = "MH social work self-assessment"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
 
 # Sessions end after a period of inactivity (each request renews the cookie) and when the
 # browser closes: shared NHS workstations are common.

@@ -7,6 +7,7 @@ from django.views.generic import TemplateView
 
 from portal import views
 from portal.forms import PasswordResetForm, SetPasswordForm, SignInForm
+from portal.two_factor import two_factor_not_required
 
 
 def page(template_name):
@@ -23,7 +24,8 @@ auth_patterns = [
         ),
         name="sign-in",
     ),
-    path("sign-out/", auth_views.LogoutView.as_view(), name="sign-out"),
+    path("sign-out/", two_factor_not_required(auth_views.LogoutView.as_view()), name="sign-out"),
+    path("sign-in/security-code/", views.two_factor_verify, name="two-factor-verify"),
     path("signed-out/", page("portal/signed_out.html"), name="signed-out"),
     path(
         "password-reset/",
@@ -51,6 +53,13 @@ auth_patterns = [
     path("password-reset/done/", page("portal/password_reset_complete.html"), name="password_reset_complete"),
 ]
 
+account_patterns = [
+    path("security/", views.account_security, name="account-security"),
+    path("security/set-up/", views.two_factor_setup, name="two-factor-setup"),
+    path("security/recovery-codes/", views.two_factor_recovery_codes, name="two-factor-recovery-codes"),
+    path("security/recovery-codes/new/", views.two_factor_new_recovery_codes, name="two-factor-new-recovery-codes"),
+]
+
 people_patterns = [
     path("", views.trust_people, name="trust-people"),
     path("invite/", views.invite_colleague, name="invite-colleague"),
@@ -63,6 +72,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     *auth_patterns,
+    path("account/", include(account_patterns)),
     path("trusts/<str:ods_code>/people/", include(people_patterns)),
     path("invitations/<str:token>/", views.accept_invitation, name="accept-invitation"),
     path("framework/", include("requirements.urls")),

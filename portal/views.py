@@ -3,6 +3,7 @@
 import logging
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
@@ -14,14 +15,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from portal import services
+from portal import services, two_factor
 from portal.access import access_trust_as_lead
-from portal.forms import ChangeRoleForm, CreateAccountForm, InviteColleagueForm
+from portal.forms import ChangeRoleForm, CreateAccountForm, InviteColleagueForm, SecurityCodeForm
 from portal.models import TRUST_ROLE_DESCRIPTIONS, TrustICBMembership, User
 from portal.services import PeopleError
+from portal.two_factor import two_factor_not_required
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +201,8 @@ def accept_invitation(request, token):
 
     context = {"invitation": invitation, "role_description": TRUST_ROLE_DESCRIPTIONS[invitation.role]}
     user = request.user
+    if user.is_authenticated and not user.is_verified():
+        return redirect(two_factor.second_step_url(user, request.path))
     if user.is_authenticated:
         if user.email.lower() != invitation.email.lower():
             return render(request, "portal/invitation_wrong_account.html", context, status=403)
@@ -238,3 +244,108 @@ def _join(request, invitation, user):
     else:
         messages.success(request, f"You have joined {invitation.trust.name} as {invitation.get_role_display()}")
     return redirect("home")
+
+
+# ---- two-factor sign-in ------------------------------------------------------------------------
+
+RECOVERY_CODES_SESSION_KEY = "two_factor_new_recovery_codes"
+
+
+def _next_url(request, default="home"):
+    """Where the person was going, if it is a page of this portal."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse(default)
+
+
+def _with_next(url, request):
+    next_url = request.GET.get("next")
+    return f"{url}?{urlencode({'next': next_url})}" if next_url else url
+
+
+@two_factor_not_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+def two_factor_setup(request):
+    """Setting up an authenticator app: at the first sign-in, or to replace one from Account security."""
+    user = request.user
+    if not user.is_verified() and two_factor.has_authenticator(user):
+        # Only the password so far: setting up another app would let a stolen password in.
+        return redirect(_with_next(reverse("two-factor-verify"), request))
+    device = two_factor.pending_authenticator(user)
+    form = SecurityCodeForm(request.POST or None, submit_label="Continue")
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = two_factor.confirm_authenticator(request, device, form.cleaned_data["code"])
+        except two_factor.CodeRefused as refused:
+            form.add_error("code", str(refused))
+        else:
+            request.session[RECOVERY_CODES_SESSION_KEY] = codes
+            return redirect(_with_next(reverse("two-factor-recovery-codes"), request))
+    replacing = user.is_verified()
+    context = {
+        "form": form,
+        "qr_code": mark_safe(two_factor.qr_code_svg(device)),  # noqa: S308 (segno's SVG of our own otpauth address)
+        "key": two_factor.readable_key(device),
+        "replacing": replacing,
+    }
+    return render(request, "portal/two_factor_setup.html", context)
+
+
+@two_factor_not_required
+@require_http_methods(["GET", "POST"])
+@never_cache
+def two_factor_verify(request):
+    """The second step of signing in: a code from the app, or a recovery code."""
+    user = request.user
+    if user.is_verified():
+        return redirect(_next_url(request))
+    if not two_factor.has_authenticator(user):
+        return redirect(_with_next(reverse("two-factor-setup"), request))
+    form = SecurityCodeForm(request.POST or None, allow_recovery_code=True, submit_label="Continue")
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = two_factor.verify(request, form.cleaned_data["code"])
+        except two_factor.CodeRefused as refused:
+            form.add_error("code", str(refused))
+        else:
+            if device.persistent_id.startswith("otp_static."):
+                left = two_factor.remaining_recovery_codes(user)
+                codes = "recovery code" if left == 1 else "recovery codes"
+                message = f"You signed in with a recovery code. You have {left} {codes} left."
+                if left <= 3:
+                    message += " Create new recovery codes from Account security."
+                messages.warning(request, message)
+            return redirect(_next_url(request))
+    return render(request, "portal/two_factor_verify.html", {"form": form, "otp_issuer": settings.OTP_TOTP_ISSUER})
+
+
+@require_safe
+@never_cache
+def two_factor_recovery_codes(request):
+    """New recovery codes, shown once, straight after they are made."""
+    codes = request.session.pop(RECOVERY_CODES_SESSION_KEY, None)
+    if not codes:
+        return redirect("account-security")
+    shown = [f"{code[:4]} {code[4:]}" for code in codes]
+    return render(request, "portal/two_factor_recovery_codes.html", {"codes": shown, "next_url": _next_url(request)})
+
+
+@require_POST
+def two_factor_new_recovery_codes(request):
+    request.session[RECOVERY_CODES_SESSION_KEY] = two_factor.create_recovery_codes(request.user, actor=request.user)
+    return redirect("two-factor-recovery-codes")
+
+
+@require_safe
+def account_security(request):
+    user = request.user
+    context = {
+        "authenticator": two_factor.authenticator(user),
+        "recovery_left": two_factor.remaining_recovery_codes(user),
+        "recovery_total": two_factor.RECOVERY_CODE_COUNT,
+    }
+    return render(request, "portal/account_security.html", context)

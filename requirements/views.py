@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from portal.two_factor import is_platform_administrator
 from requirements.models import Framework
 
 
@@ -25,7 +26,7 @@ def current_framework(request):
 def framework_detail(request, slug: str, version: str):
     """One version, published or retired; a draft only for platform administrators."""
     versions = Framework.objects.with_requirements_and_scale()
-    if not request.user.is_staff:
+    if not is_platform_administrator(request.user):
         versions = versions.public()
     framework = get_object_or_404(versions, slug=slug, version=version)
     current = Framework.objects.current(slug=framework.slug)

@@ -18,6 +18,7 @@ from tests.factories import (
     TrustICBMembershipFactory,
     TrustMembershipFactory,
     UserFactory,
+    sign_in_with_two_factor,
 )
 
 
@@ -103,8 +104,7 @@ def client_for(client):
     """Sign the test client in as a person: ``client_for(lead).get(...)``."""
 
     def sign_in(user):
-        client.force_login(user)
-        return client
+        return sign_in_with_two_factor(client, user)
 
     return sign_in
 

@@ -112,3 +112,32 @@ def approve_as_it_stands(assessment):
     assessment.state = AssessmentState.APPROVED
     assessment.save(update_fields=["state"])
     return assessment
+
+
+def confirmed_authenticator(user):
+    """The person's authenticator app, set up (as at their first sign-in)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
+def current_code(device):
+    """The 6-digit code the person's app shows now."""
+    from django_otp.oath import TOTP
+
+    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift).token():06d}"
+
+
+def sign_in_with_two_factor(client, user):
+    """Sign the test client in as ``user`` with both factors done (password and security code).
+
+    Tests of pages use this; tests/test_two_factor.py goes through the real sign-in steps.
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = confirmed_authenticator(user).persistent_id
+    session.save()
+    return client

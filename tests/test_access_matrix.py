@@ -47,6 +47,8 @@ from tests.factories import (
     TrustICBMembershipFactory,
     TrustMembershipFactory,
     UserFactory,
+    confirmed_authenticator,
+    sign_in_with_two_factor,
 )
 
 ROLES = ("anonymous", "contributor", "lead", "executive", "board_reader", "ics_lead", "outsider", "administrator")
@@ -89,6 +91,10 @@ OVER = Redirect("overview", lambda w, kw: reverse("assessment-overview", args=[k
 FIGS = Redirect("workforce", lambda w, kw: reverse("assessment-workforce", args=[kw["pk"]]))
 ACTS = Redirect("action list", lambda w, kw: reverse("action-list", args=[kw["pk"]]))
 LINK = Redirect("response evidence", lambda w, kw: reverse("response-evidence", args=[kw["pk"], kw["code"]]))
+SECU = Redirect("account security", lambda w, kw: reverse("account-security"))
+CODES = Redirect("new recovery codes", lambda w, kw: reverse("two-factor-recovery-codes"))
+CODE_STEP = Redirect("security code", lambda w, kw: reverse("two-factor-verify"), with_next=True)
+CODE_STEP_ONLY = Redirect("security code", lambda w, kw: reverse("two-factor-verify"))
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,17 @@ TABLE = [
     R("accept-invitation",       "withdrawn",   GET,  410,  410,  410,  410,  410,  410,  410,  410),
     R("accept-invitation",       "unknown",     GET,  404,  404,  404,  404,  404,  404,  404,  404),
     R("admin:index",             None,          GET,  ADM,  ADM,  ADM,  ADM,  ADM,  ADM,  ADM,  200),
+    # -- two-factor sign-in and account security (everyone here has given their code already)
+    R("two-factor-verify",       None,          GET,  IN,   HOME, HOME, HOME, HOME, HOME, HOME, HOME),
+    R("two-factor-verify",       None,          POST, IN,   HOME, HOME, HOME, HOME, HOME, HOME, HOME),
+    R("two-factor-setup",        None,          GET,  IN,   200,  200,  200,  200,  200,  200,  200),
+    R("two-factor-setup",        None,          POST, IN,   200,  200,  200,  200,  200,  200,  200),
+    R("two-factor-recovery-codes", None,        GET,  IN,   SECU, SECU, SECU, SECU, SECU, SECU, SECU),
+    R("two-factor-recovery-codes", None,        POST, IN,   405,  405,  405,  405,  405,  405,  405),
+    R("two-factor-new-recovery-codes", None,    GET,  IN,   405,  405,  405,  405,  405,  405,  405),
+    R("two-factor-new-recovery-codes", None,    POST, IN,   CODES, CODES, CODES, CODES, CODES, CODES, CODES),
+    R("account-security",        None,          GET,  IN,   200,  200,  200,  200,  200,  200,  200),
+    R("account-security",        None,          POST, IN,   405,  405,  405,  405,  405,  405,  405),
     # -- the trust's people: the lead only
     R("trust-people",            "trust",       GET,  IN,   403,  200,  403,  403,  403,  404,  404),
     R("trust-people",            "trust",       POST, IN,   405,  405,  405,  405,  405,  405,  405),
@@ -579,9 +596,53 @@ def test_access(world, db, row, role, expected):
     url = reverse(row.route, kwargs=kwargs)
     client = Client()
     if world.people[role] is not None:
-        client.force_login(world.people[role])
+        sign_in_with_two_factor(client, world.people[role])
     response = client.get(url) if row.method == GET else client.post(url, {})
+    check_outcome(response, expected, world, row, role, url, kwargs)
 
+
+# A password alone (the second step of signing in not yet done) opens nothing a signed-out person
+# cannot open, except the security-code step itself and signing out. These are the cells where it
+# differs from being signed out; every other cell must match the row's "anonymous" outcome, with
+# "sent to sign in" becoming "sent to the security code".
+PASSWORD_ONLY = {
+    ("sign-in", GET): HOME,  # already signed in with a password: on to the next step (via home)
+    ("sign-in", POST): HOME,
+    ("sign-out", GET): 405,
+    ("sign-out", POST): BYE,
+    ("two-factor-verify", GET): 200,
+    ("two-factor-verify", POST): 200,  # the form, with its error
+    ("two-factor-setup", GET): CODE_STEP_ONLY,  # they have an app: a code, not another app
+    ("two-factor-setup", POST): CODE_STEP_ONLY,
+    ("accept-invitation", "invitation", GET): CODE_STEP,
+    ("accept-invitation", "invitation", POST): CODE_STEP,
+}
+
+
+def password_only_outcome(row):
+    for key in ((row.route, row.subject, row.method), (row.route, row.method)):
+        if key in PASSWORD_ONLY:
+            return PASSWORD_ONLY[key]
+    anonymous = row.outcomes["anonymous"]
+    if isinstance(anonymous, Bug):
+        anonymous = anonymous.expected
+    return CODE_STEP if anonymous in (IN, ADM) else anonymous
+
+
+@pytest.mark.parametrize("person", ["lead", "administrator"])
+@pytest.mark.parametrize("row", TABLE, ids=[row.id for row in TABLE])
+def test_a_password_alone_opens_nothing_more(world, db, row, person):
+    """Signed in with the password but not the security code: the lead, or the platform administrator."""
+    kwargs = url_kwargs(world, route_params()[row.route], row)
+    url = reverse(row.route, kwargs=kwargs)
+    client = Client()
+    confirmed_authenticator(world.people[person])
+    client.force_login(world.people[person])
+    response = client.get(url) if row.method == GET else client.post(url, {})
+    check_outcome(response, password_only_outcome(row), world, row, f"{person} (password only)", url, kwargs)
+
+
+def check_outcome(response, expected, world, row, role, url, kwargs):
     if isinstance(expected, Redirect):
         assert response.status_code == 302, f"{row.method} {url} as {role}: expected {expected!r}"
         location = urlsplit(response["Location"])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.tokens import default_token_generator
@@ -44,7 +45,8 @@ from assessments import evidence, services
 from assessments.models import ActionStatus, AssuranceLevel, Cycle, Meeting, Purpose
 from assessments.workflow_forms import sign_off_statement
 from portal import services as people_services
-from tests.factories import TEST_PASSWORD
+from portal.two_factor import create_recovery_codes
+from tests.factories import TEST_PASSWORD, confirmed_authenticator
 
 ALLOWED = {200, 302, 400, 403, 404, 405, 409, 410, 429}
 MISSING = object()  # a field left out of the request altogether
@@ -254,6 +256,8 @@ def check(response, *, follow_client=None) -> str:
         assert "There is a problem" in body, "a form with errors has no NHS.UK error summary"
     if response.status_code == 302 and follow_client is not None:
         page = follow_client.get(response["Location"])
+        if page.status_code == 302 and urlsplit(page["Location"]).path in SIGN_IN_STEPS:
+            page = follow_client.get(page["Location"])  # signed in with a password: on to the code step
         assert page.status_code in ALLOWED - {302}, f"the page after saving gave {page.status_code}"
         return check(page)
     return body
@@ -277,6 +281,7 @@ def assert_shown(body: str, typed: str | None) -> None:
 # ---- signing in and passwords -------------------------------------------------------------------
 
 STRONG_PASSWORD = "a-long-pass-phrase-42"
+SIGN_IN_STEPS = {reverse("two-factor-verify"), reverse("two-factor-setup")}
 
 
 @fuzz(40)
@@ -312,6 +317,27 @@ def test_password_reset(client, lead, data):
 
 def path_segment(max_size: int = 40) -> st.SearchStrategy[str]:
     return texts(max_size).filter(lambda s: s.strip() and "/" not in s and "?" not in s and "#" not in s)
+
+
+CODES = st.one_of(st.from_regex(r"\A[0-9 -]{0,10}\Z"), st.from_regex(r"\A[a-zA-Z2-7 ]{8,10}\Z"), texts())
+
+
+@fuzz(30)
+@given(data=form_data({"code": "123456"}, code=CODES))
+def test_security_code_at_sign_in(client, lead, data):
+    confirmed_authenticator(lead)
+    create_recovery_codes(lead, actor=lead)
+    client.force_login(lead)  # the password step done; the code step fuzzed
+    with rolled_back():
+        check(client.post(reverse("two-factor-verify"), data), follow_client=client)
+
+
+@fuzz(30)
+@given(data=form_data({"code": "123456"}, code=CODES))
+def test_security_code_when_setting_up(client, lead, data):
+    client.force_login(lead)
+    with rolled_back():
+        check(client.post(reverse("two-factor-setup"), data), follow_client=client)
 
 
 @fuzz(30)

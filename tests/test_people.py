@@ -4,13 +4,14 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
 from portal import services
 from portal.models import AuditEvent, Invitation, TrustMembership, TrustRole, User
-from tests.factories import TrustMembershipFactory, UserFactory
+from tests.factories import TrustMembershipFactory, UserFactory, sign_in_with_two_factor
 
 
 def people_url(trust):
@@ -175,7 +176,9 @@ class TestAcceptInvitation:
         assert response.status_code == 302
         user = User.objects.get(email="nia.jones@example.nhs.uk")
         assert TrustMembership.objects.get(user=user, trust=trust).role == TrustRole.CONTRIBUTOR
-        assert client.get(reverse("home")).context["user"] == user
+        # Signed in with the new password; their first stop is setting up two-factor sign-in.
+        assert client.session[SESSION_KEY] == str(user.pk)
+        assert client.get(reverse("home"))["Location"].startswith(reverse("two-factor-setup"))
 
     def test_weak_or_mismatched_password_is_refused_and_name_kept(self, client, link):
         """Password rules apply and the form keeps the name typed."""
@@ -208,7 +211,7 @@ class TestAcceptInvitation:
         user = UserFactory(email="nia.jones@example.nhs.uk", full_name="Nia Jones")
         page = client.get(link)
         assert "Sign in to accept" in page.content.decode()
-        client.force_login(user)
+        sign_in_with_two_factor(client, user)
         assert client.post(link).status_code == 302
         assert TrustMembership.objects.filter(user=user, trust=trust).exists()
 

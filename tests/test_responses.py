@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from assessments import services
 from assessments.models import ActionStatus, EvidenceItem, EvidenceKind, ResponseStatus
-from tests.factories import approve_as_it_stands
+from tests.factories import approve_as_it_stands, sign_in_with_two_factor
 
 
 def response_url(assessment, code="R3"):
@@ -229,8 +229,8 @@ class TestConcurrentEdits:
         """Two people open R3; the first save wins, the second is refused, told what changed and keeps its text."""
         assign(assessment, lead, contributor)
         connor, leah = Client(), Client()
-        connor.force_login(contributor)
-        leah.force_login(lead)
+        sign_in_with_two_factor(connor, contributor)
+        sign_in_with_two_factor(leah, lead)
         connor_version = version_on(connor.get(response_url(assessment)))
         leah_version = version_on(leah.get(response_url(assessment)))
 
@@ -269,8 +269,8 @@ class TestConcurrentEdits:
         """The refreshed version on the conflict page lets the second person save on purpose."""
         assign(assessment, lead, contributor)
         connor, leah = Client(), Client()
-        connor.force_login(contributor)
-        leah.force_login(lead)
+        sign_in_with_two_factor(connor, contributor)
+        sign_in_with_two_factor(leah, lead)
         leah.get(response_url(assessment))
         connor.post(response_url(assessment), {"strengths": "Connor's", "version": "1"})
         conflict = leah.post(response_url(assessment), {"strengths": "Leah's", "version": "1"})

@@ -10,8 +10,7 @@ from playwright.sync_api import expect
 
 from assessments import services
 from assessments.models import Approval, Assessment, AssessmentState
-from tests.browser.conftest import Page
-from tests.factories import TEST_PASSWORD
+from tests.browser.conftest import Page, sign_in_on
 
 MINIMAL_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -31,10 +30,7 @@ def open_as(browser, live_server):
         context.set_default_timeout(10_000)
         contexts.append(context)
         page = Page(context.new_page(), live_server.url)
-        page.visit("/sign-in/")
-        page.get_by_label("Email address").fill(user.email)
-        page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        sign_in_on(page, user)
         expect(page.get_by_role("heading", level=1)).to_have_text("Your organisations")
         return page
 

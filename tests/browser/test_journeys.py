@@ -1,13 +1,15 @@
 """Journeys people make in a real browser, each page checked with axe for WCAG 2.2 A and AA."""
 
+import base64
 import re
 
 from django.core import mail
+from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
 
 def test_person_signs_in_and_sees_their_organisations(page, sign_in, lead, trust):
-    """A lead signs in with e-mail and password and lands on their home page."""
+    """A lead signs in with e-mail, password and security code, and lands on their home page."""
     sign_in(lead)
     expect(page.get_by_role("heading", level=1)).to_have_text("Your organisations")
     expect(page.get_by_role("heading", name=trust.name)).to_be_visible()
@@ -55,6 +57,22 @@ def test_lead_invites_a_colleague_who_joins(page, sign_in, lead, trust, browser,
     newcomer.get_by_label("Create a password").fill("a-long-pass-phrase")
     newcomer.get_by_label("Confirm password").fill("a-long-pass-phrase")
     newcomer.get_by_role("button", name="Create account and join").click()
+
+    # First sign-in: they set up an authenticator app before anything else.
+    expect(newcomer.get_by_role("heading", level=1)).to_have_text("Set up your authenticator app")
+    expect(newcomer.get_by_role("img", name="QR code for setting up your authenticator app")).to_be_visible()
+    newcomer.check_accessibility()
+    newcomer.get_by_role("button", name="Continue").click()
+    expect(newcomer.get_by_text("Enter the 6-digit security code from your authenticator app").first).to_be_visible()
+    newcomer.check_accessibility()
+    newcomer.get_by_text("I cannot scan the QR code").click()
+    key = newcomer.locator("#setup-key").inner_text()
+    newcomer.get_by_label("Security code").fill(f"{TOTP(base64.b32decode(key.replace(' ', ''))).token():06d}")
+    newcomer.get_by_role("button", name="Continue").click()
+    expect(newcomer.get_by_role("heading", level=1)).to_have_text("Save your recovery codes")
+    expect(newcomer.locator(".app-recovery-codes li")).to_have_count(10)
+    newcomer.check_accessibility()
+    newcomer.get_by_role("button", name="I have saved my recovery codes").click()
     expect(newcomer.get_by_role("heading", name=trust.name)).to_be_visible()
     expect(newcomer.get_by_text("Contributor", exact=True)).to_be_visible()
     newcomer.check_accessibility()
@@ -76,3 +94,26 @@ def test_public_pages_are_accessible(page, db):
     for path in ["/accessibility/", "/privacy/", "/cookies/", "/contact/", "/password-reset/"]:
         response = page.visit(path)
         assert response.status == 200, path
+
+
+def test_security_code_step_and_account_security_are_accessible(page, lead, trust):
+    """The code page (with its error), then Account security, pass axe."""
+    from tests.factories import TEST_PASSWORD, confirmed_authenticator, current_code
+
+    device = confirmed_authenticator(lead)
+    page.visit("/sign-in/")
+    page.get_by_label("Email address").fill(lead.email)
+    page.get_by_label("Password", exact=True).fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your security code")
+    page.check_accessibility()
+    page.get_by_label("Security code").fill("12")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("link", name=re.compile("Security code must be 6 numbers"))).to_be_visible()
+    page.check_accessibility()
+    page.get_by_label("Security code").fill(current_code(device))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisations")
+    page.get_by_role("link", name=re.compile("account security")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Account security")
+    page.check_accessibility()

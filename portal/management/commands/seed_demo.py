@@ -22,6 +22,7 @@ from django.db import transaction
 from assessments import services
 from assessments.models import Assessment, Cycle, EvidenceItem, EvidenceKind
 from assessments.workflow_forms import sign_off_statement
+from portal import two_factor
 from portal.models import ICB, ICBMembership, Trust, TrustMembership, TrustRole, User
 from requirements.models import Framework
 
@@ -301,6 +302,8 @@ class Command(BaseCommand):
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
+        if not two_factor.has_authenticator(user):
+            two_factor.give_demo_authenticator(user)
         return user, created
 
     # ---- assessments ------------------------------------------------------------------------
@@ -328,7 +331,11 @@ class Command(BaseCommand):
         for email, name, _job_title, org_code, role in DEMO_PEOPLE:
             what = TrustRole(role).label if role else "ICS lead"
             self.stdout.write(f"  {email:<{width}}{name}, {what} ({org_code})")
-        self.stdout.write(f"  {ADMIN[0]:<{width}}{ADMIN[1]}, platform administrator\n")
+        self.stdout.write(f"  {ADMIN[0]:<{width}}{ADMIN[1]}, platform administrator")
+        self.stdout.write(
+            f"Security code (two-factor sign-in): add the key {two_factor.DEMO_KEY_BASE32} to an authenticator app,\n"
+            "or run `.venv/bin/python manage.py demo_code` (`make code`) for the current code.\n"
+        )
         self.stdout.write("\nDemo assessments:")
         for assessment in (
             Assessment.objects.filter(trust__ods_code__in=[s.ods_code for s in DEMO_TRUSTS])
