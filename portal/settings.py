@@ -106,6 +106,11 @@ TEMPLATES = [
 ]
 
 if "DATABASE_URL" not in os.environ:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "Set DATABASE_URL (postgres://user@host/name): a live portal runs on PostgreSQL. "
+            "The embedded SQLite database is only for trying the portal with DJANGO_DEBUG=1 (`make run`)."
+        )
     # The embedded SQLite database for a person just running the portal.
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {
@@ -268,7 +273,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 60 * 60)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # opt in once the domain is on the preload list
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
