@@ -117,3 +117,30 @@ def test_security_code_step_and_account_security_are_accessible(page, lead, trus
     page.get_by_role("link", name=re.compile("account security")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Account security")
     page.check_accessibility()
+
+
+def test_signing_in_with_the_keyboard_alone(page, lead):
+    """Tab, type and Enter only: both steps of signing in, focus never lost, and axe passes at each step."""
+    from tests.factories import TEST_PASSWORD, confirmed_authenticator, current_code
+
+    device = confirmed_authenticator(lead)
+    page.visit("/sign-in/")
+    keyboard = page.page.keyboard
+    for _ in range(30):  # past the skip link, the header and the navigation
+        keyboard.press("Tab")
+        if page.page.evaluate("document.activeElement.id") == "id_username":
+            break
+    assert page.page.evaluate("document.activeElement.id") == "id_username"
+    keyboard.type(lead.email)
+    keyboard.press("Tab")
+    keyboard.type(TEST_PASSWORD)
+    keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Enter your security code")
+    page.check_accessibility()
+    for _ in range(30):
+        keyboard.press("Tab")
+        if page.page.evaluate("document.activeElement.id") == "id_code":
+            break
+    keyboard.type(current_code(device))
+    keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your organisations")
