@@ -1,6 +1,6 @@
 # Every target installs what it needs first (scripts/bootstrap.sh); see the README.
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format ci lock bench-comparison bench-report bench-load code
+.PHONY: help install run test lint format ci lock bench-comparison bench-report bench-load code drill
 
 ARGS ?=
 
@@ -18,6 +18,10 @@ code: ## Print the demo accounts' current security code (two-factor sign-in; dem
 
 test: ## Run the whole test suite on a throwaway PostgreSQL (ARGS="-k foo" for pytest)
 	@bash scripts/test.sh $(ARGS)
+
+drill: ## Backup and restore drill: dump, restore into an empty database and storage, verify every approved report's hash
+	@bash scripts/bootstrap.sh
+	@bash scripts/backup_restore_drill.sh
 
 lint: ## Check style and formatting with ruff
 	@bash scripts/bootstrap.sh

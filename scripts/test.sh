@@ -168,6 +168,7 @@ EOF
 bootstrap
 ensure_chromium
 ensure_postgres
+export PG_BIN  # backup_portal / restore_portal (pg_dump, pg_restore) in tests use the same server version
 start_postgres
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PORTAL_CHROMIUM
 
