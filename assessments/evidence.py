@@ -35,6 +35,8 @@ from pathlib import PurePosixPath
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+from boto3.exceptions import Boto3Error
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -54,6 +56,9 @@ UPLOADER_ROLES = {TrustRole.LEAD, TrustRole.CONTRIBUTOR}
 
 
 STORAGE_FAILED = "The file could not be saved. Try again later. Nothing has been added to the library."
+# What the evidence storage raises when it cannot read or write: OSError from a disk (full,
+# unreadable), boto's errors from an S3 bucket (unreachable, refused, throttled, upload failed).
+STORAGE_ERRORS = (OSError, BotoCoreError, ClientError, Boto3Error)
 
 
 class EvidenceError(AssessmentError):
@@ -814,7 +819,7 @@ def open_held_upload(token: str, *, user: User, trust: Trust) -> HeldUpload:
     data = _held_data(token, user=user, trust=trust)
     try:
         handle = storage().open(data["name"], "rb")
-    except (FileNotFoundError, OSError) as error:
+    except STORAGE_ERRORS as error:
         raise HeldUploadGone from error
     return HeldUpload(name=data["name"], file_name=data["file_name"], file=handle)
 
@@ -869,11 +874,14 @@ def purge_expired_holds() -> int:
         for file_name in files:
             name = f"{HOLD_FOLDER}/{folder}/{file_name}"
             try:
-                if store.get_modified_time(name) < cutoff:
-                    store.delete(name)
-                    removed += 1
-            except FileNotFoundError:
-                continue  # another request removed it first
+                modified = store.get_modified_time(name)
+            except STORAGE_ERRORS:
+                # Another request removed it since the listing (a bucket answers that with a
+                # ClientError, not FileNotFoundError); anything else waits for the next purge.
+                continue
+            if modified < cutoff:
+                store.delete(name)  # no error if another request removed it first
+                removed += 1
     return removed
 
 
@@ -922,7 +930,7 @@ def _store_version(
     # The stored name is random (evidence_upload_to) with the extension of the type we detected.
     try:
         version.file.save(f"upload{upload.file_type.extension}", upload.file, save=False)
-    except OSError as error:
+    except STORAGE_ERRORS as error:
         # A full disk or an unreachable store: the person gets their form back with a message.
         logger.exception("Could not store an evidence file for %s", item.trust)
         raise EvidenceError(STORAGE_FAILED) from error

@@ -195,7 +195,7 @@ class FileUploadForm(EvidenceFormBase):
         if self.held is None:
             try:
                 token = evidence.hold_upload(self.checked, user=self.user, trust=self.trust)
-            except OSError:
+            except evidence.STORAGE_ERRORS:
                 # Storage is failing (a full disk, say): the person will have to choose the file again.
                 return
             self._set_token(token)

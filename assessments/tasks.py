@@ -33,9 +33,12 @@ def render_board_report(approval_id: int) -> int:
     )
     storage = board_report.file.storage
     name = f"reports/{approval.assessment.trust_id}/{approval.pk}-{sha256[:32]}.pdf"
-    if not _holds(storage, name, sha256):
-        if storage.exists(name):
-            storage.delete(name)  # a partial write from a stopped worker
+    stored_sha256 = _stored_sha256(storage, name)
+    if stored_sha256 != sha256:
+        if stored_sha256 is not None:
+            # A partial write from a stopped worker (on a disk: an S3 object appears only when
+            # whole). Deleted only once read and found wrong, never a racing worker's good copy.
+            storage.delete(name)
         name = storage.save(name, ContentFile(pdf))
     board_report.file.name = name
     try:
@@ -51,8 +54,10 @@ def render_board_report(approval_id: int) -> int:
     return board_report.pk
 
 
-def _holds(storage, name: str, sha256: str) -> bool:
-    if not storage.exists(name):
-        return False
-    with storage.open(name, "rb") as stored:
-        return hashlib.sha256(stored.read()).hexdigest() == sha256
+def _stored_sha256(storage, name: str) -> str | None:
+    """The SHA-256 of the file stored under ``name``, or None when there is none."""
+    try:
+        with storage.open(name, "rb") as stored:
+            return hashlib.sha256(stored.read()).hexdigest()
+    except FileNotFoundError:
+        return None

@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from portal.storage_settings import file_storages
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -216,17 +218,12 @@ STATICFILES_DIRS = [
     # Compiled by `npm run build` from nhsuk-frontend's Sass (see package.json).
     BASE_DIR / "build" / "static",
 ]
+# Evidence files and approved board reports (served only through views that check access): folders
+# under VAR_DIR, or, with OBJECT_STORAGE_BUCKET set, one S3-compatible bucket that every app server
+# shares (also OBJECT_STORAGE_ENDPOINT_URL, _REGION, _ADDRESSING_STYLE, _SERVER_SIDE_ENCRYPTION).
+# Credentials come only from boto3's own chain: AWS_* environment variables or the instance's role.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "evidence": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": VAR_DIR / "evidence", "base_url": None},
-    },
-    # Approved board reports, served byte for byte through a view that checks access.
-    "reports": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": VAR_DIR / "reports", "base_url": None},
-    },
+    **file_storages(os.environ, VAR_DIR),
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG else "portal.storage.StaticFilesStorage"
@@ -273,7 +270,7 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 60 * 60)))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)  # opt in once the domain is on the preload list
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)  # as check --deploy asks; SECURE_HSTS_PRELOAD=0 to leave it out
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

@@ -47,7 +47,7 @@ def test_production_security_settings():
         " settings.SECURE_REFERRER_POLICY, settings.DEBUG)",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["31536000", "False", "True", "True", "True", "DENY", "same-origin", "False"]
+    assert result.stdout.split() == ["31536000", "True", "True", "True", "True", "DENY", "same-origin", "False"]
 
 
 def test_the_demo_runs_on_sqlite_only_with_debug(tmp_path):

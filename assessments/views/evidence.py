@@ -172,7 +172,7 @@ def _purge_expired_holds() -> None:
     """Housekeeping at the start of every request that adds evidence: held files past their time go."""
     try:
         evidence.purge_expired_holds()
-    except OSError:  # never a reason to refuse someone's upload
+    except evidence.STORAGE_ERRORS:  # never a reason to refuse someone's upload
         logger.exception("Could not purge expired held uploads")
 
 
