@@ -18,7 +18,7 @@ for name in [name for name in os.environ if name.startswith("OBJECT_STORAGE_")]:
 if "DATABASE_URL" not in os.environ:
     raise RuntimeError("Run the suite with `make test`: it starts a throwaway PostgreSQL and sets DATABASE_URL.")
 
-from portal.settings import *  # noqa: F403
+from portal.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

@@ -14,7 +14,11 @@ PRODUCTION = {
 
 
 def run_settings(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
-    base = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "DATABASE_URL", "SECURE_", "SESSION_"))}
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "DATABASE_URL", "SECURE_", "SESSION_"))
+    }
     base.pop("SECRET_KEY", None)
     return subprocess.run(  # noqa: S603 (our own interpreter and code)
         [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
