@@ -856,7 +856,7 @@ def purge_expired_holds() -> int:
     ``hold_upload`` whenever it holds a file, so held files go soon after they expire while people
     are adding evidence. It is cheap (one listing of ``held/`` per trust with held files) and safe to
     run at any time: run it from a scheduled job too (for example hourly, with
-    ``manage.py shell -c "from assessments.evidence import purge_expired_holds; purge_expired_holds()"``)
+    ``manage.py purge_held_uploads``)
     so that nothing is kept longer than the hold time when nobody uploads for a while.
     """
     store = storage()

@@ -1430,3 +1430,22 @@ def test_link_service_refuses_other_schemes(lead, trust, url):
             confirmed_no_patient_data=True,
         )
     assert EvidenceItem.objects.count() == 0
+
+
+def test_the_scheduled_purge_command_deletes_expired_holds(lead, trust, storage_root, monkeypatch):
+    """``manage.py purge_held_uploads``, for the hourly job in docs/deployment.md."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    checked = evidence.check_upload(SimpleUploadedFile("minutes.pdf", make_pdf()))
+    evidence.hold_upload(checked, user=lead, trust=trust)
+    out = StringIO()
+    call_command("purge_held_uploads", stdout=out)
+    assert "Deleted 0 held files" in out.getvalue()
+    assert len(stored_files(storage_root)) == 1
+
+    monkeypatch.setattr(evidence, "HOLD_MAX_AGE", -1)
+    call_command("purge_held_uploads", stdout=out)
+    assert "Deleted 1 held file past" in out.getvalue()
+    assert stored_files(storage_root) == []
