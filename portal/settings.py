@@ -73,7 +73,7 @@ MIDDLEWARE = [
     "portal.middleware.RejectNulMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.IdleTimeoutSessionMiddleware",  # Django's SessionMiddleware, saving at most once a minute
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -142,11 +142,24 @@ OTP_TOTP_ISSUER = "MH social work self-assessment"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
 
-# Sessions end after a period of inactivity (each request renews the cookie) and when the
-# browser closes: shared NHS workstations are common.
+# Sessions end after a period of inactivity and when the browser closes: shared NHS workstations
+# are common. Activity renews the session: portal.middleware.IdleTimeoutSessionMiddleware (in place
+# of Django's SessionMiddleware) saves it at most once a minute, so an idle session ends within a
+# minute of SESSION_COOKIE_AGE after its last request. With Django's, every request saves it.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_TIMEOUT_SECONDS", str(30 * 60)))
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = "portal.middleware.IdleTimeoutSessionMiddleware" not in MIDDLEWARE
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# A cache every app server shares, in the database (its table comes with `migrate`: portal
+# migration 0003): what the comparison computes from approved snapshots, under keys naming the data
+# it came from, and the board report re-queue throttle.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "portal_cache",
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    }
+}
 
 # Sign-in throttling (django-axes). The axes backend comes first: it refuses a locked-out sign-in
 # before any password is checked, so the right password does not get through a lockout either.
