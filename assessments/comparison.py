@@ -11,18 +11,25 @@ each, and a trust that has since merged or moved still counts where it was at th
 (see ``_load``); everything after that is plain Python over the fetched rows. The page, the
 CSV and Excel exports, the analysts' command and the People Board summary pack all read the
 same ``Comparison``.
+
+What is cached (in the cache every app server shares, ``CACHES["default"]``) is keyed by the
+data it was made from, so a change to that data is a new key, never a stale answer: the
+ratings of a cycle's latest approvals (for the peer context) by ``approvals_version``, and
+the comparison page's rendered chooser and sections by ``comparison_version``.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Exists, F, Func, JSONField, OuterRef, Subquery
+from django.db.models import Count, Exists, F, Func, JSONField, Max, OuterRef, Subquery
 from django.db.models.fields.json import KeyTransform
 from django.urls import reverse
 from django.utils import timezone
@@ -471,6 +478,41 @@ def _load(icb: ICB, cycles: list[Cycle] | None = None) -> _Data:
         for approval in latest_approvals(Approval.objects.filter(assessment__trust_id__in=trust_ids))
     }
     return _Data(cycles, memberships, states, approvals)
+
+
+def comparison_version(icb: ICB, cycles: list[Cycle]) -> str:
+    """A digest of everything ``build_comparison`` reads for ``icb`` with these ``cycles``: a cache key part.
+
+    The ICB, the cycles, the ICB's memberships (with each trust's code, name and closing date)
+    and the state and revision of each of those trusts' assessments, every approval
+    (``approvals_version``: the snapshots behind the ratings, here and in the national medians)
+    and today's date (what is overdue). Any change to them changes the digest. Two queries.
+    """
+    memberships_and_states = (
+        TrustICBMembership.objects.filter(icb=icb)
+        .order_by("pk", "trust__assessments__pk")
+        .values_list(
+            "pk",
+            "trust_id",
+            "start_date",
+            "end_date",
+            "trust__ods_code",
+            "trust__name",
+            "trust__close_date",
+            "trust__assessments__pk",
+            "trust__assessments__cycle_id",
+            "trust__assessments__state",
+            "trust__assessments__revision",
+        )
+    )
+    parts = (
+        (icb.pk, icb.ods_code, icb.name),
+        [(c.pk, c.label, c.snapshot_date, c.submission_deadline) for c in cycles],
+        list(memberships_and_states),
+        approvals_version(),
+        timezone.localdate(),
+    )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _national_approvals(cycle: Cycle) -> list[ApprovedRevision]:
@@ -1034,7 +1076,12 @@ class PeerRow:
     national: PeerMedian
 
 
-def peer_context(*, assessment_or_approval: Assessment | Approval) -> list[PeerRow]:
+def peer_context(
+    *,
+    assessment_or_approval: Assessment | Approval,
+    own: list[tuple[str, str, dict | None]] | None = None,
+    labels: dict[int, str] | None = None,
+) -> list[PeerRow]:
     """For each requirement, the trust's own rating against the median of its peers in each of its ICBs and in England.
 
     Medians are of the latest approved revisions of *other* trusts in the same cycle: the trust's
@@ -1046,35 +1093,36 @@ def peer_context(*, assessment_or_approval: Assessment | Approval) -> list[PeerR
     panel says only "at least 3". An exact size, seen before and after one more trust's approval,
     would tell the reader that the median moved because of that trust and so bound its rating;
     a rounded size still changes at its boundaries and would do the same there. No other trust is
-    named. Three queries.
+    named.
+
+    ``own`` (code, title and rating of each requirement, in order) and ``labels`` (the rating
+    scale) may be passed by a caller that has them already; otherwise they are read here (two
+    queries for a live assessment). Then three: the approvals' version, the other trusts' ratings
+    from the cache (``cycle_ratings``; one more to read them when it does not have them) and the
+    trust's ICBs.
     """
     if isinstance(assessment_or_approval, Approval):
         approval = assessment_or_approval
         assessment = approval.assessment
-        snapshot_responses = approval.snapshot["responses"]
-        own = [(r["code"], r["title"], r["rating"]) for r in snapshot_responses]
-        labels = {level["value"]: level["label"] for level in approval.snapshot["rating_levels"]}
+        if own is None:
+            own = [(r["code"], r["title"], r["rating"]) for r in approval.snapshot["responses"]]
+        if labels is None:
+            labels = {level["value"]: level["label"] for level in approval.snapshot["rating_levels"]}
     else:
         assessment = assessment_or_approval
-        responses = assessment.responses.select_related("requirement", "rating")
-        own = [
-            (
-                r.requirement.code,
-                r.requirement.title,
-                {"value": r.rating.value, "label": r.rating.label} if r.rating else None,
-            )
-            for r in responses
-        ]
-        labels = {level.value: level.label for level in assessment.framework.rating_levels.all()}
+        if own is None:
+            own = own_ratings(assessment.responses.select_related("requirement", "rating"))
+        if labels is None:
+            labels = dict(assessment.framework.rating_levels.values_list("value", "label"))
     cycle = assessment.cycle
-    others = [a for a in _national_approvals(cycle) if a.trust_id != assessment.trust_id]
+    others = [(trust_id, ratings) for trust_id, ratings in cycle_ratings(cycle) if trust_id != assessment.trust_id]
     groups = _peer_groups(assessment.trust_id, cycle.snapshot_date)
     rows = []
     for code, title, rating in own:
-        national_values = [a.ratings[code] for a in others if code in a.ratings]
+        national_values = [ratings[code] for _, ratings in others if code in ratings]
         icb_medians = []
         for name, members in groups:
-            values = [a.ratings[code] for a in others if a.trust_id in members and code in a.ratings]
+            values = [ratings[code] for trust_id, ratings in others if trust_id in members and code in ratings]
             icb_medians.append(PeerMedian(name, _peer_median(values, labels)))
         rows.append(
             PeerRow(
@@ -1086,6 +1134,44 @@ def peer_context(*, assessment_or_approval: Assessment | Approval) -> list[PeerR
             )
         )
     return rows
+
+
+def own_ratings(responses) -> list[tuple[str, str, dict | None]]:
+    """A live assessment's responses (with requirement and rating) as the peer context reads them."""
+    return [
+        (
+            r.requirement.code,
+            r.requirement.title,
+            {"value": r.rating.value, "label": r.rating.label} if r.rating else None,
+        )
+        for r in responses
+    ]
+
+
+# Bumped when what a cached value holds changes shape, so that no server reads another's old form.
+CACHE_FORMAT = 1
+# The keys name the data each value was made from; the timeout only keeps the table small.
+CACHE_TIMEOUT = 60 * 60
+
+
+def approvals_version() -> str:
+    """Changes whenever an approval is added or removed anywhere (an approval is never changed). One query."""
+    totals = Approval.objects.aggregate(count=Count("pk"), last=Max("pk"))
+    return f"{totals['count']}-{totals['last'] or 0}"
+
+
+def cycle_ratings(cycle: Cycle, version: str | None = None) -> list[tuple[int, dict[str, int]]]:
+    """Each trust's ratings in the latest approved revision of its ``cycle`` assessment, as (trust id, ratings).
+
+    From the cache, keyed by ``approvals_version`` (one query for it, unless given, and one for
+    the cache); on a miss, read from the snapshots and stored (one query more, and the store).
+    """
+    key = f"comparison:cycle-ratings:{CACHE_FORMAT}:{cycle.pk}:{version or approvals_version()}"
+    ratings = cache.get(key)
+    if ratings is None:
+        ratings = [(a.trust_id, a.ratings) for a in _national_approvals(cycle)]
+        cache.set(key, ratings, CACHE_TIMEOUT)
+    return ratings
 
 
 def _peer_median(values: list[int], labels: dict[int, str]) -> Median | None:
@@ -1110,15 +1196,29 @@ def _peer_groups(trust_id: int, day: datetime.date) -> list[tuple[str, set[int]]
     return list(groups.values())
 
 
-def peer_context_for(user, *, assessment: Assessment | None = None, approval: Approval | None = None) -> dict:
-    """Template context for the peer context panel: only for members of the trust, else empty."""
+def peer_context_for(
+    user,
+    *,
+    assessment: Assessment | None = None,
+    approval: Approval | None = None,
+    is_member: bool | None = None,
+    own: list[tuple[str, str, dict | None]] | None = None,
+    labels: dict[int, str] | None = None,
+) -> dict:
+    """Template context for the peer context panel: only for members of the trust, else empty.
+
+    ``is_member`` (whether ``user`` belongs to the trust), ``own`` and ``labels`` (see
+    ``peer_context``) save their queries when the caller knows them already.
+    """
     subject = approval or assessment
     if subject is None or not user.is_authenticated:
         return {"show_peer_context": False}
     trust_id = (approval.assessment if approval else assessment).trust_id
-    if not user.trust_memberships.filter(trust_id=trust_id).exists():
+    if is_member is None:
+        is_member = user.trust_memberships.filter(trust_id=trust_id).exists()
+    if not is_member:
         return {"show_peer_context": False}
-    rows = peer_context(assessment_or_approval=subject)
+    rows = peer_context(assessment_or_approval=subject, own=own, labels=labels)
     cycle = (approval.assessment if approval else assessment).cycle
     return {
         "show_peer_context": True,

@@ -3,20 +3,32 @@
 An ICS lead may open the ICBs they lead; any other ICB is 404, except that a member of a trust
 in the ICB gets 403 (they know the ICB exists, but comparing trusts is not theirs to do).
 What the page shows is built by ``assessments.comparison`` from approved revisions alone.
+
+The page's cycle chooser and the sections below it hold only the comparison (nothing about the
+person reading it), so they are rendered once and cached for every ICS lead of the ICB, under a key
+that names the data they were made from (``comparison_version``) and the code that made them: see
+``_rendered``.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import zlib
+from pathlib import Path
 from urllib.parse import urlencode
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 
 from assessments import comparison as selectors
@@ -107,44 +119,98 @@ def _resolve_cycle(request, cycles: list[Cycle]):
     return chosen, form
 
 
+SECTIONS_TEMPLATE = "comparison/_comparison.html"
+CHOOSER_TEMPLATE = "comparison/_cycle_chooser.html"
+
+
 @require_safe
 def comparison(request, ods_code):
     icb, icbs = access_icb_as_ics_lead(request.user, ods_code)
     cycles = list(Cycle.objects.order_by("-label"))
     chosen, form = _resolve_cycle(request, cycles)
-    if form.errors:
-        return render(
-            request,
-            "comparison/compare.html",
-            {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": form},
-            status=400,
-        )
-    result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
-    if chosen is None and result.cycle is not None:
-        form = CycleForm(None, cycles=cycles, initial_cycle=result.cycle)
     context = {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": form}
-    context["comparison"] = result
-    if result.cycle is not None:
-        sort, direction = _sort_params(request, [r.code for r in result.requirements])
-        plain = request.GET.get("view") == "plain"
-        cycle_query = {"cycle": result.cycle.label}
-        context |= {
-            "rows": selectors.sort_rows(result.rows, sort, direction),
-            "headers": _sort_headers(result, sort=sort, direction=direction, plain=plain),
-            "sort": sort,
-            "direction": direction,
-            "plain": plain,
-            "plain_url": _query(cycle=result.cycle.label, sort=sort, dir=direction, view="" if plain else "plain")
-            + "#heatmap",
-            "distribution_chart": selectors.distribution_chart(result),
-            "trend_charts": selectors.trend_charts(result),
-            "notes": selectors.notes(result),
-            "csv_url": reverse("comparison-export", args=[icb.ods_code, "csv"]) + "?" + urlencode(cycle_query),
-            "xlsx_url": reverse("comparison-export", args=[icb.ods_code, "xlsx"]) + "?" + urlencode(cycle_query),
-            "later_url": _query(cycle=result.later.cycle.label) if result.later else "",
-            "latest_approved_url": _query(cycle=result.latest_approved.label) if result.latest_approved else "",
-        }
-    return render(request, "comparison/compare.html", context)
+    if form.errors:
+        return render(request, "comparison/compare.html", context, status=400)
+    cycle, chooser, sections = _rendered(request, icb, cycles, chosen)
+    return render(
+        request, "comparison/compare.html", context | {"cycle": cycle, "chooser": chooser, "sections": sections}
+    )
+
+
+def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> tuple[Cycle | None, str, str]:
+    """The cycle the page shows, its cycle chooser and the page below it, rendered from the comparison.
+
+    They are the same for every ICS lead of the ICB (no name, no other ICBs, no CSRF token: the
+    templates are rendered without the request), so they are cached, compressed, in the cache
+    every app server shares. The key names everything they were made from: the data
+    (``comparison_version``: the ICB, cycles, memberships, assessment states, approvals and
+    today's date), the code and templates that made them (``_code_version``), the cycle asked
+    for and the sort and view parameters. A change to any of them is a new key, so nothing stale
+    is ever shown; old entries are left to expire.
+    """
+    sort, direction, plain = request.GET.get("sort", "name"), request.GET.get("dir"), request.GET.get("view")
+    key_parts = (
+        _code_version(),
+        selectors.comparison_version(icb, cycles),
+        chosen.pk if chosen else None,
+        sort,
+        direction == "desc",
+        plain == "plain",
+    )
+    key = f"comparison:page:{selectors.CACHE_FORMAT}:{icb.pk}:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
+        chooser = render_to_string(
+            CHOOSER_TEMPLATE, {"form": CycleForm(None, cycles=cycles, initial_cycle=chosen or result.cycle)}
+        )
+        sections = render_to_string(SECTIONS_TEMPLATE, _sections_context(request, icb, result))
+        cached = (
+            result.cycle.pk if result.cycle else None,
+            zlib.compress(chooser.encode()),
+            zlib.compress(sections.encode()),
+        )
+        cache.set(key, cached, selectors.CACHE_TIMEOUT)
+    cycle_pk, chooser, sections = cached
+    cycle = next((c for c in cycles if c.pk == cycle_pk), None)
+    # Rendered from our templates, above or by another request: marked safe as render_to_string made them.
+    return cycle, mark_safe(zlib.decompress(chooser).decode()), mark_safe(zlib.decompress(sections).decode())  # noqa: S308
+
+
+def _sections_context(request, icb: ICB, result) -> dict:
+    context = {"icb": icb, "comparison": result}
+    if result.cycle is None:
+        return context
+    sort, direction = _sort_params(request, [r.code for r in result.requirements])
+    plain = request.GET.get("view") == "plain"
+    cycle_query = {"cycle": result.cycle.label}
+    return context | {
+        "rows": selectors.sort_rows(result.rows, sort, direction),
+        "headers": _sort_headers(result, sort=sort, direction=direction, plain=plain),
+        "sort": sort,
+        "direction": direction,
+        "plain": plain,
+        "plain_url": _query(cycle=result.cycle.label, sort=sort, dir=direction, view="" if plain else "plain")
+        + "#heatmap",
+        "distribution_chart": selectors.distribution_chart(result),
+        "trend_charts": selectors.trend_charts(result),
+        "notes": selectors.notes(result),
+        "csv_url": reverse("comparison-export", args=[icb.ods_code, "csv"]) + "?" + urlencode(cycle_query),
+        "xlsx_url": reverse("comparison-export", args=[icb.ods_code, "xlsx"]) + "?" + urlencode(cycle_query),
+        "later_url": _query(cycle=result.later.cycle.label) if result.later else "",
+        "latest_approved_url": _query(cycle=result.latest_approved.label) if result.latest_approved else "",
+    }
+
+
+@functools.cache
+def _code_version() -> str:
+    """A digest of the code and templates that render the sections: a release that changes them changes the key."""
+    digest = hashlib.sha256()
+    for source in (selectors.__file__, __file__):
+        digest.update(Path(source).read_bytes())
+    for name in (CHOOSER_TEMPLATE, SECTIONS_TEMPLATE, "comparison/_charts.html"):
+        digest.update(get_template(name).template.source.encode())
+    return digest.hexdigest()
 
 
 @require_safe

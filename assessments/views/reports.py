@@ -89,8 +89,15 @@ def draft_pdf(request, pk):
 def _approval(request, pk, revision, *, with_snapshot: bool = True) -> Approval:
     approvals = Approval.objects.visible_to(request.user).select_related("assessment__trust", "assessment__cycle")
     if not with_snapshot:
-        # Serving the stored PDF needs only the access check, not the frozen JSON.
-        approvals = approvals.defer("snapshot")
+        # Serving the stored PDF needs only the access check and the file name, not the frozen JSON.
+        approvals = approvals.only(
+            "assessment_id",
+            "revision",
+            "approved_at",
+            "assessment__trust__ods_code",
+            "assessment__trust__name",
+            "assessment__cycle__label",
+        )
     return get_object_or_404(approvals, assessment_id=pk, revision=revision)
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from assessments import services
 from assessments.access import access_assessment, access_response
+from assessments.comparison import own_ratings, peer_context_for
 from assessments.forms import (
     ActionForm,
     AssignForm,
@@ -31,6 +32,7 @@ from assessments.forms import (
 )
 from assessments.models import (
     WORKING_ROLES,
+    ActionStatus,
     Approval,
     Assessment,
     AssessmentState,
@@ -161,11 +163,30 @@ def assessment_overview(request, pk):
     assessment, role = access_assessment(request.user, pk)
     if elsewhere := _to_approved_record(assessment, role):
         return elsewhere
-    responses = list(assessment.responses.select_related("requirement", "rating", "assignee"))
-    actions = list(assessment.actions.all())
+    responses = list(
+        assessment.responses.select_related("requirement", "rating", "assignee").only(
+            "assessment_id",
+            "status",
+            "carried_forward",
+            "requirement__code",
+            "requirement__title",
+            "requirement__order",
+            "rating__value",
+            "rating__label",
+            "assignee__full_name",
+        )
+    )
+    actions = assessment.actions.aggregate(
+        action_count=Count("pk"),
+        overdue_count=Count("pk", filter=~Q(status=ActionStatus.COMPLETE) & Q(due_date__lt=timezone.localdate())),
+    )
     indicator_count = assessment.framework.indicators.count()
     figures_entered = assessment.indicator_values.filter(numerator__isnull=False).count()
-    approvals = list(assessment.approvals.defer("snapshot").order_by("revision"))
+    approvals = list(
+        assessment.approvals.only("assessment_id", "revision", "approved_at", "approver_name").order_by("revision")
+    )
+    # The peer context panel, from the responses just read (members of the trust only).
+    peer = peer_context_for(request.user, assessment=assessment, is_member=role is not None, own=own_ratings(responses))
     return render(
         request,
         "assessments/overview.html",
@@ -174,10 +195,9 @@ def assessment_overview(request, pk):
             "role": role,
             "responses": responses,
             "ready_count": sum(r.status == ResponseStatus.READY for r in responses),
+            **actions,  # action_count, overdue_count (Action.is_overdue, counted in the database)
             "indicator_count": indicator_count,
             "figures_entered": figures_entered,
-            "action_count": len(actions),
-            "overdue_count": sum(a.is_overdue for a in actions),
             "approvals": approvals,
             "is_member": role is not None,
             "can_use_library": role in WORKING_ROLES,
@@ -186,6 +206,7 @@ def assessment_overview(request, pk):
             "can_assign": role == TrustRole.LEAD and assessment.is_editable,
             "can_reopen": role in {TrustRole.LEAD, TrustRole.EXECUTIVE}
             and assessment.state == AssessmentState.APPROVED,
+            **peer,
         },
     )
 
@@ -205,6 +226,18 @@ def _conflict_message(conflict: EditConflict, user, code: str) -> str:
         return f"You saved changes to {code} at {at} in another window while you were editing here"
     who = saved.updated_by.full_name if saved.updated_by else "Someone"
     return f"{who} saved changes to {code} at {at} while you were editing"
+
+
+def _draw_ratings_from(form: ResponseForm, levels) -> None:
+    """Draw the form's rating radios from ``levels``, read once here with an ordinary query.
+
+    A model choice field reads its queryset through ``iterator()`` each time its widget is drawn:
+    on PostgreSQL a server-side cursor, three round trips. The choices are the same levels in the
+    same order; checking a submitted rating still uses the field's queryset.
+    """
+    field = form.fields["rating"]
+    choice = field.iterator(field).choice
+    field.widget.choices = [choice(level) for level in levels]
 
 
 @require_http_methods(["GET", "POST"])
@@ -255,18 +288,19 @@ def response_edit(request, pk, code):
     elif can_edit:
         form = ResponseForm(initial=ResponseForm.initial_for(response), response=response)
 
+    if form is not None:
+        _draw_ratings_from(form, assessment.framework.rating_levels.all())
+    latest_version = EvidenceVersion.objects.filter(item=OuterRef("item")).order_by("-number").values("number")[:1]
     evidence_links = list(
-        response.evidence_links.select_related("item").prefetch_related(
-            Prefetch(
-                "item__versions",
-                queryset=EvidenceVersion.objects.only("pk", "item_id", "number", "uploaded_at").order_by("-number"),
-            )
+        response.evidence_links.select_related("item")
+        .only("response_id", "item__title", "item__kind", "item__evidence_date")
+        .annotate(latest_version_number=Subquery(latest_version))
+    )
+    actions = list(
+        assessment.actions.filter(requirements=response.requirement).only(
+            "assessment_id", "title", "owner", "due_date", "status"
         )
     )
-    for link in evidence_links:
-        versions = list(link.item.versions.all())
-        link.latest_version = versions[0] if versions else None
-    actions = list(assessment.actions.filter(requirements=response.requirement).prefetch_related("requirements"))
     return render(
         request,
         "assessments/response.html",
@@ -278,7 +312,6 @@ def response_edit(request, pk, code):
             "form": form,
             "conflict": conflict,
             "conflict_saved_by": conflict.response.updated_by if conflict else None,
-            "levels": assessment.framework.rating_levels.all(),
             "evidence_links": evidence_links,
             "actions": actions,
             "can_edit": form is not None,
