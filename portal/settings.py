@@ -141,6 +141,7 @@ PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT_SECONDS", st
 OTP_TOTP_ISSUER = "MH social work self-assessment"
 OTP_TOTP_THROTTLE_FACTOR = 1
 OTP_STATIC_THROTTLE_FACTOR = 1
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Sessions end after a period of inactivity and when the browser closes: shared NHS workstations
 # are common. Activity renews the session: portal.middleware.IdleTimeoutSessionMiddleware (in place

@@ -176,6 +176,7 @@ def confirm_authenticator(request, device: TOTPDevice, code: str) -> list[str]:
             summary=f"{user.email} {'replaced their' if replaced else 'set up an'} authenticator app",
         )
         codes = create_recovery_codes(user, actor=user)
+    request.session.cycle_key()  # a new session id for the verified session
     request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     user.otp_device = device
     return codes
@@ -200,6 +201,7 @@ def verify(request, code: str):
         if device is None:
             raise CodeRefused(WRONG_APP_CODE)
         device = _check(device, code, WRONG_APP_CODE)
+    request.session.cycle_key()  # a new session id for the verified session
     request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
     user.otp_device = device
     return device
@@ -218,11 +220,28 @@ def create_recovery_codes(user: User, *, actor: User) -> list[str]:
 
 @transaction.atomic
 def reset(user: User, *, actor: User | None) -> None:
-    """A lost phone: removes the person's app and recovery codes; they set up again at their next sign-in."""
+    """A lost phone: removes the person's app and recovery codes and ends every session they have open
+    (whoever holds the lost device must not be able to set up their own app); they set up again at
+    their next sign-in."""
     TOTPDevice.objects.filter(user=user).delete()
     StaticDevice.objects.filter(user=user).delete()
+    end_sessions(user)
     who = actor.email if actor else "a platform administrator (command line)"
     _audit(actor=actor, action="two_factor.reset", summary=f"Two-factor sign-in reset for {user.email} by {who}")
+
+
+def end_sessions(user: User) -> int:
+    """Deletes every unexpired session signed in as ``user``; returns how many."""
+    from django.contrib.auth import SESSION_KEY
+    from django.contrib.sessions.models import Session
+
+    ended = [
+        session.pk
+        for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk)
+    ]
+    Session.objects.filter(pk__in=ended).delete()
+    return len(ended)
 
 
 # ---- the demo ------------------------------------------------------------------------------------

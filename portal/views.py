@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 
 from portal import services, two_factor
 from portal.access import access_trust_as_lead
@@ -269,6 +270,7 @@ def _with_next(url, request):
 @two_factor_not_required
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_post_parameters("code")
 def two_factor_setup(request):
     """Setting up an authenticator app: at the first sign-in, or to replace one from Account security."""
     user = request.user
@@ -298,6 +300,7 @@ def two_factor_setup(request):
 @two_factor_not_required
 @require_http_methods(["GET", "POST"])
 @never_cache
+@sensitive_post_parameters("code")
 def two_factor_verify(request):
     """The second step of signing in: a code from the app, or a recovery code."""
     user = request.user
@@ -323,7 +326,7 @@ def two_factor_verify(request):
     return render(request, "portal/two_factor_verify.html", {"form": form, "otp_issuer": settings.OTP_TOTP_ISSUER})
 
 
-@require_safe
+@require_GET  # not HEAD: that would use up the one showing unseen
 @never_cache
 def two_factor_recovery_codes(request):
     """New recovery codes, shown once, straight after they are made."""

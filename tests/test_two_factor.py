@@ -11,6 +11,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -19,7 +20,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from portal import two_factor
 from portal.models import AuditEvent
-from tests.factories import TEST_PASSWORD, UserFactory, confirmed_authenticator, current_code
+from tests.factories import TEST_PASSWORD, UserFactory, confirmed_authenticator, current_code, sign_in_with_two_factor
 
 SETUP = reverse("two-factor-setup")
 VERIFY = reverse("two-factor-verify")
@@ -388,3 +389,39 @@ def test_mail_is_not_used_for_codes(client, lead):
     password_sign_in(client, lead)
     client.get(SETUP)
     assert mail.outbox == []
+
+
+class TestHardening:
+    """From the security review of this feature."""
+
+    def test_a_reset_ends_the_persons_open_sessions(self, client_for, lead, administrator):
+        lost_laptop = client_for(lead)
+        assert lost_laptop.get(reverse("home")).status_code == 200
+        admin_client = sign_in_with_two_factor(Client(), administrator)
+        admin_client.post(
+            "/admin/portal/user/", {"action": "reset_two_factor", "_selected_action": [lead.pk], "index": 0}
+        )
+        response = lost_laptop.get(reverse("home"))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("sign-in"))  # signed out, not offered a new app
+        assert admin_client.get(reverse("home")).status_code == 200  # the administrator's own session stays
+
+    def test_the_session_gets_a_new_id_once_the_code_is_given(self, client, lead):
+        device = confirmed_authenticator(lead)
+        password_sign_in(client, lead)
+        before = client.session.session_key
+        client.post(VERIFY, {"code": code_for(device)})
+        assert client.session.session_key != before
+        assert client.get(reverse("home")).status_code == 200
+
+    def test_django_otps_own_admin_pages_are_not_there(self, client_for, administrator, lead):
+        confirmed_authenticator(lead)
+        client = client_for(administrator)
+        for path in ("/admin/otp_totp/totpdevice/", "/admin/otp_static/staticdevice/"):
+            assert client.get(path).status_code == 404
+
+    def test_a_head_request_does_not_use_up_the_one_showing_of_new_codes(self, client_for, lead):
+        client = client_for(lead)
+        client.post(reverse("two-factor-new-recovery-codes"))
+        assert client.head(CODES).status_code == 405
+        assert client.get(CODES).status_code == 200
