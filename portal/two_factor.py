@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from base64 import b32encode
 from urllib.parse import urlencode
 
 import segno
@@ -25,7 +26,8 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django_otp import DEVICE_ID_SESSION_KEY, verify_token
+from django_otp import login as otp_login
+from django_otp import verify_token
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -100,8 +102,6 @@ def pending_authenticator(user: User) -> TOTPDevice:
 
 def readable_key(device: TOTPDevice) -> str:
     """The key in base32, in groups of four, for people who type it in rather than scan the QR code."""
-    from base64 import b32encode
-
     key = b32encode(device.bin_key).decode().rstrip("=")
     return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
 
@@ -176,9 +176,7 @@ def confirm_authenticator(request, device: TOTPDevice, code: str) -> list[str]:
             summary=f"{user.email} {'replaced their' if replaced else 'set up an'} authenticator app",
         )
         codes = create_recovery_codes(user, actor=user)
-    request.session.cycle_key()  # a new session id for the verified session
-    request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    user.otp_device = device
+    _signed_in_with(request, device)
     return codes
 
 
@@ -201,10 +199,18 @@ def verify(request, code: str):
         if device is None:
             raise CodeRefused(WRONG_APP_CODE)
         device = _check(device, code, WRONG_APP_CODE)
-    request.session.cycle_key()  # a new session id for the verified session
-    request.session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    user.otp_device = device
+    _signed_in_with(request, device)
     return device
+
+
+def used_recovery_code(device) -> bool:
+    return isinstance(device, StaticDevice)
+
+
+def _signed_in_with(request, device) -> None:
+    """The second step done: a new session id for the verified session, which names the device."""
+    request.session.cycle_key()
+    otp_login(request, device)
 
 
 @transaction.atomic

@@ -315,7 +315,7 @@ def two_factor_verify(request):
         except two_factor.CodeRefused as refused:
             form.add_error("code", str(refused))
         else:
-            if device.persistent_id.startswith("otp_static."):
+            if two_factor.used_recovery_code(device):
                 left = two_factor.remaining_recovery_codes(user)
                 codes = "recovery code" if left == 1 else "recovery codes"
                 message = f"You signed in with a recovery code. You have {left} {codes} left."
