@@ -20,7 +20,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
-from portal.models import ICB, Region, Trust, TrustICBMembership
+from portal.models import ICB, AuditEvent, Region, Trust, TrustICBMembership
 
 ICB_TYPE = "ICB"
 TRUST_TYPE = "TRUST"
@@ -251,6 +251,9 @@ def import_ods(
         report.not_in_file += stored.values_list("ods_code", flat=True)
     if dry_run:
         transaction.set_rollback(True)
+    elif report.added or report.changed or report.closed:
+        # The platform's audit trail: pages that show ICBs and trusts are cached under its latest entry.
+        AuditEvent.objects.create(trust=None, actor=None, action="ods-import", summary=report.summary()[:500])
     return report
 
 

@@ -159,7 +159,14 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.db.DatabaseCache",
         "LOCATION": "portal_cache",
         "OPTIONS": {"MAX_ENTRIES": 5000},
-    }
+    },
+    # Each process's own: rendered page sections under keys that name the data they show
+    # (assessments.sections). At most 500 entries: about 10 MB.
+    "sections": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "portal-sections",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
 }
 
 # Sign-in throttling (django-axes). The axes backend comes first: it refuses a locked-out sign-in

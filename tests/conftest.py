@@ -8,6 +8,7 @@ Two trusts in one ICB (``trust`` and ``neighbour_trust``) and a third in another
 import datetime
 
 import pytest
+from django.core.cache import caches
 
 from portal.models import TrustRole
 from tests.factories import (
@@ -20,6 +21,12 @@ from tests.factories import (
     UserFactory,
     sign_in_with_two_factor,
 )
+
+
+@pytest.fixture(autouse=True)
+def _empty_section_cache():
+    """Each test starts with no cached page sections: their keys are row ids, which tests reuse."""
+    caches["sections"].clear()
 
 
 @pytest.fixture

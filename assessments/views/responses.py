@@ -16,10 +16,11 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
-from assessments import services
+from assessments import sections, services
 from assessments.access import access_assessment, access_response
 from assessments.comparison import own_ratings, peer_context_for
 from assessments.forms import (
@@ -160,9 +161,23 @@ def assessment_start(request, ods_code):
 
 @require_safe
 def assessment_overview(request, pk):
-    assessment, role = access_assessment(request.user, pk)
+    assessment, role = access_assessment(request.user, pk, versioned=True)
     if elsewhere := _to_approved_record(assessment, role):
         return elsewhere
+    # Everything below the header depends only on the data and the role: see assessments.sections.
+    section = sections.cached(
+        "overview",
+        (assessment.data_version, role),
+        lambda: render_to_string("assessments/_overview.html", _overview_context(request.user, assessment, role)),
+    )
+    return render(
+        request,
+        "assessments/overview.html",
+        {"assessment": assessment, "is_member": role is not None, "section": section},
+    )
+
+
+def _overview_context(user, assessment: Assessment, role) -> dict:
     responses = list(
         assessment.responses.select_related("requirement", "rating", "assignee").only(
             "assessment_id",
@@ -180,35 +195,28 @@ def assessment_overview(request, pk):
         action_count=Count("pk"),
         overdue_count=Count("pk", filter=~Q(status=ActionStatus.COMPLETE) & Q(due_date__lt=timezone.localdate())),
     )
-    indicator_count = assessment.framework.indicators.count()
-    figures_entered = assessment.indicator_values.filter(numerator__isnull=False).count()
     approvals = list(
         assessment.approvals.only("assessment_id", "revision", "approved_at", "approver_name").order_by("revision")
     )
     # The peer context panel, from the responses just read (members of the trust only).
-    peer = peer_context_for(request.user, assessment=assessment, is_member=role is not None, own=own_ratings(responses))
-    return render(
-        request,
-        "assessments/overview.html",
-        {
-            "assessment": assessment,
-            "role": role,
-            "responses": responses,
-            "ready_count": sum(r.status == ResponseStatus.READY for r in responses),
-            **actions,  # action_count, overdue_count (Action.is_overdue, counted in the database)
-            "indicator_count": indicator_count,
-            "figures_entered": figures_entered,
-            "approvals": approvals,
-            "is_member": role is not None,
-            "can_use_library": role in WORKING_ROLES,
-            "can_submit": role == TrustRole.LEAD and assessment.is_editable,
-            "can_sign_off": role == TrustRole.EXECUTIVE and assessment.state == AssessmentState.AWAITING_SIGN_OFF,
-            "can_assign": role == TrustRole.LEAD and assessment.is_editable,
-            "can_reopen": role in {TrustRole.LEAD, TrustRole.EXECUTIVE}
-            and assessment.state == AssessmentState.APPROVED,
-            **peer,
-        },
-    )
+    peer = peer_context_for(user, assessment=assessment, is_member=role is not None, own=own_ratings(responses))
+    return {
+        "assessment": assessment,
+        "role": role,
+        "responses": responses,
+        "ready_count": sum(r.status == ResponseStatus.READY for r in responses),
+        **actions,  # action_count, overdue_count (Action.is_overdue, counted in the database)
+        "indicator_count": assessment.framework.indicators.count(),
+        "figures_entered": assessment.indicator_values.filter(numerator__isnull=False).count(),
+        "approvals": approvals,
+        "is_member": role is not None,
+        "can_use_library": role in WORKING_ROLES,
+        "can_submit": role == TrustRole.LEAD and assessment.is_editable,
+        "can_sign_off": role == TrustRole.EXECUTIVE and assessment.state == AssessmentState.AWAITING_SIGN_OFF,
+        "can_assign": role == TrustRole.LEAD and assessment.is_editable,
+        "can_reopen": role in {TrustRole.LEAD, TrustRole.EXECUTIVE} and assessment.state == AssessmentState.APPROVED,
+        **peer,
+    }
 
 
 # ---- one requirement's response ------------------------------------------------------------------
@@ -242,52 +250,80 @@ def _draw_ratings_from(form: ResponseForm, levels) -> None:
 
 @require_http_methods(["GET", "POST"])
 def response_edit(request, pk, code):
-    assessment, response, role = access_response(request.user, pk, code)
+    reading = request.method == "GET"
+    assessment, response, role = access_response(request.user, pk, code, versioned=reading)
     if elsewhere := _to_approved_record(assessment, role):
         return elsewhere
     can_edit = services.can_edit_response(request.user, response, role)
-    status = 200
-    conflict = None
-    form = None
-    if request.method == "POST":
-        if not can_edit and not (_answers_it(request.user, response, role) and not assessment.is_editable):
-            raise PermissionDenied
-        form = ResponseForm(request.POST, response=response)
-        if not can_edit:
-            # The assessment was submitted while this person was typing: keep what they wrote.
-            form.is_valid()
-            form.add_error(None, f"This assessment is {assessment.get_state_display().lower()} and cannot be changed.")
-            status = 409
-        elif form.is_valid():
-            try:
-                services.save_response(
-                    response=response,
-                    expected_version=form.cleaned_data["version"],
-                    edited_by=request.user,
-                    rating=form.cleaned_data["rating"],
-                    rationale=form.cleaned_data["rationale"],
-                    strengths=form.cleaned_data["strengths"],
-                    gaps_and_risks=form.cleaned_data["gaps_and_risks"],
-                    ready=form.cleaned_data["ready"],
-                )
-            except EditConflict as error:
-                conflict = error
-                # Their text stays; the new version means a second Save replaces the other change on purpose.
-                data = request.POST.copy()
-                data["version"] = str(error.response.version)
-                form = ResponseForm(data, response=response)
-                form.is_valid()
-                form.add_error(None, _conflict_message(error, request.user, code))
-                status = 409
-            except AssessmentError as error:
-                form.add_error(None, str(error))
-                status = 409
-            else:
-                messages.success(request, f"{code} saved")
-                return redirect("assessment-overview", pk=assessment.pk)
-    elif can_edit:
-        form = ResponseForm(initial=ResponseForm.initial_for(response), response=response)
+    if reading:
+        # Below the header, the page depends only on the data, the role and whether this person may
+        # answer: see assessments.sections. The form's CSRF token is the request's own.
+        section = sections.cached(
+            "response",
+            (assessment.data_version, sections.rows(response, response.requirement), role, can_edit),
+            lambda: render_to_string(
+                "assessments/_response.html",
+                _response_context(assessment, response, role, form=_unbound_form(response, can_edit))
+                | {"csrf_token": sections.CSRF_PLACEHOLDER},
+            ),
+        )
+        context = {
+            "assessment": assessment,
+            "requirement": response.requirement,
+            "section": sections.with_csrf_token(request, section),
+        }
+        return render(request, "assessments/response.html", context)
 
+    if not can_edit and not (_answers_it(request.user, response, role) and not assessment.is_editable):
+        raise PermissionDenied
+    conflict = None
+    status = 200
+    form = ResponseForm(request.POST, response=response)
+    if not can_edit:
+        # The assessment was submitted while this person was typing: keep what they wrote.
+        form.is_valid()
+        form.add_error(None, f"This assessment is {assessment.get_state_display().lower()} and cannot be changed.")
+        status = 409
+    elif form.is_valid():
+        try:
+            services.save_response(
+                response=response,
+                expected_version=form.cleaned_data["version"],
+                edited_by=request.user,
+                rating=form.cleaned_data["rating"],
+                rationale=form.cleaned_data["rationale"],
+                strengths=form.cleaned_data["strengths"],
+                gaps_and_risks=form.cleaned_data["gaps_and_risks"],
+                ready=form.cleaned_data["ready"],
+            )
+        except EditConflict as error:
+            conflict = error
+            # Their text stays; the new version means a second Save replaces the other change on purpose.
+            data = request.POST.copy()
+            data["version"] = str(error.response.version)
+            form = ResponseForm(data, response=response)
+            form.is_valid()
+            form.add_error(None, _conflict_message(error, request.user, code))
+            status = 409
+        except AssessmentError as error:
+            form.add_error(None, str(error))
+            status = 409
+        else:
+            messages.success(request, f"{code} saved")
+            return redirect("assessment-overview", pk=assessment.pk)
+    context = _response_context(assessment, response, role, form=form) | {
+        "conflict": conflict,
+        "conflict_saved_by": conflict.response.updated_by if conflict else None,
+    }
+    return render(request, "assessments/response.html", context, status=status)
+
+
+def _unbound_form(response, can_edit: bool) -> ResponseForm | None:
+    return ResponseForm(initial=ResponseForm.initial_for(response), response=response) if can_edit else None
+
+
+def _response_context(assessment: Assessment, response, role, *, form: ResponseForm | None) -> dict:
+    """What a requirement page shows below the header; ``form`` is None for someone who cannot answer."""
     if form is not None:
         _draw_ratings_from(form, assessment.framework.rating_levels.all())
     latest_version = EvidenceVersion.objects.filter(item=OuterRef("item")).order_by("-number").values("number")[:1]
@@ -301,26 +337,19 @@ def response_edit(request, pk, code):
             "assessment_id", "title", "owner", "due_date", "status"
         )
     )
-    return render(
-        request,
-        "assessments/response.html",
-        {
-            "assessment": assessment,
-            "response": response,
-            "requirement": response.requirement,
-            "role": role,
-            "form": form,
-            "conflict": conflict,
-            "conflict_saved_by": conflict.response.updated_by if conflict else None,
-            "evidence_links": evidence_links,
-            "actions": actions,
-            "can_edit": form is not None,
-            "can_assign": role == TrustRole.LEAD and assessment.is_editable,
-            "can_change_plan": role in EDITORS and assessment.is_editable,
-            "can_use_library": role in WORKING_ROLES,
-        },
-        status=status,
-    )
+    return {
+        "assessment": assessment,
+        "response": response,
+        "requirement": response.requirement,
+        "role": role,
+        "form": form,
+        "evidence_links": evidence_links,
+        "actions": actions,
+        "can_edit": form is not None,
+        "can_assign": role == TrustRole.LEAD and assessment.is_editable,
+        "can_change_plan": role in EDITORS and assessment.is_editable,
+        "can_use_library": role in WORKING_ROLES,
+    }
 
 
 @require_http_methods(["GET", "POST"])
