@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -142,11 +142,12 @@ def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> t
 
     They are the same for every ICS lead of the ICB (no name, no other ICBs, no CSRF token: the
     templates are rendered without the request), so they are cached, compressed, in the cache
-    every app server shares. The key names everything they were made from: the data
-    (``comparison_version``: the ICB, cycles, memberships, assessment states, approvals and
-    today's date), the code and templates that made them (``_code_version``), the cycle asked
-    for and the sort and view parameters. A change to any of them is a new key, so nothing stale
-    is ever shown; old entries are left to expire.
+    every app server shares, and each process keeps its own copy of what it has read from there
+    (in its "sections" cache, see ``assessments.sections``) so that the next view needs no query.
+    The key names everything they were made from: the data (``comparison_version``: the ICB,
+    cycles, memberships, assessment states, approvals and today's date), the code and templates
+    that made them (``_code_version``), the cycle asked for and the sort and view parameters. A
+    change to any of them is a new key, so nothing stale is ever shown; old entries expire.
     """
     sort, direction, plain = request.GET.get("sort", "name"), request.GET.get("dir"), request.GET.get("view")
     key_parts = (
@@ -158,19 +159,23 @@ def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> t
         plain == "plain",
     )
     key = f"comparison:page:{selectors.CACHE_FORMAT}:{icb.pk}:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()
-    cached = cache.get(key)
+    own_copy = caches["sections"]  # this process's copies of what it has read from the shared cache
+    cached = own_copy.get(key)
     if cached is None:
-        result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
-        chooser = render_to_string(
-            CHOOSER_TEMPLATE, {"form": CycleForm(None, cycles=cycles, initial_cycle=chosen or result.cycle)}
-        )
-        sections = render_to_string(SECTIONS_TEMPLATE, _sections_context(request, icb, result))
-        cached = (
-            result.cycle.pk if result.cycle else None,
-            zlib.compress(chooser.encode()),
-            zlib.compress(sections.encode()),
-        )
-        cache.set(key, cached, selectors.CACHE_TIMEOUT)
+        cached = cache.get(key)
+        if cached is None:
+            result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
+            chooser = render_to_string(
+                CHOOSER_TEMPLATE, {"form": CycleForm(None, cycles=cycles, initial_cycle=chosen or result.cycle)}
+            )
+            sections = render_to_string(SECTIONS_TEMPLATE, _sections_context(request, icb, result))
+            cached = (
+                result.cycle.pk if result.cycle else None,
+                zlib.compress(chooser.encode()),
+                zlib.compress(sections.encode()),
+            )
+            cache.set(key, cached, selectors.CACHE_TIMEOUT)
+        own_copy.set(key, cached, selectors.CACHE_TIMEOUT)
     cycle_pk, chooser, sections = cached
     cycle = next((c for c in cycles if c.pk == cycle_pk), None)
     # Rendered from our templates, above or by another request: marked safe as render_to_string made them.
