@@ -14,9 +14,11 @@ is ever shown (old entries are simply never asked for again):
 - the trust's audit trail (``portal.AuditEvent``): its evidence library and its people;
 - the platform's audit trail (``AuditEvent`` with no trust: ODS imports of trusts and ICBs);
 - the admin log: anything an administrator changes in ``/admin/``, such as a person's name;
-- the latest approval anywhere (the peer medians are drawn from every trust's approvals);
+- every approval (the peer medians are drawn from every trust's approvals);
 - today's date (what is overdue);
 - what the view adds: the person's role and anything else their page depends on.
+
+Each trail is read as its count and its latest id (see ``_trail_sql`` for why both).
 
 All of it comes with the query that fetches the assessment and checks access
 (``assessments.access``, with ``trails``).
@@ -53,7 +55,7 @@ TIMEOUT = 60 * 60
 CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
 
 
-# The trails a section depends on, each read as its latest id: (name, model, column, condition).
+# The trails a section depends on, each read as its count and latest id: (name, model, column, condition).
 TRAILS = (
     ("latest_event", AssessmentEvent, "assessment", "= %s"),  # the assessment's audit trail
     ("latest_trust_audit", AuditEvent, "trust", "= (SELECT trust_id FROM assessments_assessment WHERE id = %s)"),
@@ -61,25 +63,30 @@ TRAILS = (
     ("latest_admin_change", LogEntry, None, ""),  # the admin log
     ("latest_approval", Approval, None, ""),  # every approval
 )
-
-
 TRAIL_NAMES = [name for name, *_ in TRAILS]
 
 
 @functools.cache
 def _trail_sql() -> list[tuple[str, str, bool]]:
-    """(name, SQL, whether it takes the assessment's id) for each trail: ``SELECT MAX(id) FROM ...``."""
+    """(name, SQL, whether it takes the assessment's id) for each trail.
+
+    Each reads the trail's count as well as its latest id. Ids are handed out when a row is
+    written, not when its transaction commits, so a change can commit with a lower id than one
+    already read (two approvals at once, say): the latest id stays where it was, but the count
+    moves. The trails only grow.
+    """
     quote = connection.ops.quote_name
     statements = []
     for name, model, field, condition in TRAILS:
         where = f" WHERE {quote(model._meta.get_field(field).column)} {condition}" if field else ""
         table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-        statements.append((name, f"SELECT MAX({pk}) FROM {table}{where}", "%s" in condition))  # noqa: S608 (our names)
+        counted = f"CAST(COUNT(*) AS TEXT) || '-' || CAST(COALESCE(MAX({pk}), 0) AS TEXT)"
+        statements.append((name, f"SELECT {counted} FROM {table}{where}", "%s" in condition))  # noqa: S608 (our names)
     return statements
 
 
 def trails(assessment_pk: int) -> dict[str, RawSQL]:
-    """Annotations for the query that fetches the assessment: the latest id in each trail.
+    """Annotations for the query that fetches the assessment: each trail's count and latest id.
 
     Written as SQL rather than with the ORM's subqueries: compiling those costs about 2 ms of CPU
     per request, more than the rest of a cached page. Each is one index lookup.
