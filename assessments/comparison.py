@@ -21,7 +21,6 @@ the comparison page's rendered chooser and sections by ``comparison_version``.
 from __future__ import annotations
 
 import datetime
-import functools
 import hashlib
 import statistics
 from collections import defaultdict
@@ -38,6 +37,7 @@ from django.utils import timezone
 from assessments.models import Approval, Assessment, AssessmentState, Cycle
 from assessments.suppression import reveals_small_count
 from portal.models import ICB, TrustICBMembership
+from portal.prepared import Prepared
 
 # Special category figures (ethnicity) with counts from 1 to 7 are not shown outside the trust (DOMAIN §6):
 # nor is a figure whose denominator, or the rest of whose denominator (45 of 50 says 5 are not), is that small.
@@ -489,9 +489,7 @@ def comparison_version(icb: ICB, cycles: list[Cycle]) -> str:
     and latest id: the snapshots behind the ratings, here and in the national medians) and
     today's date (what is overdue). Any change to them changes the digest. One query.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_version_sql(), [icb.pk])
-        rows = cursor.fetchall()
+    rows = _VERSION_ROWS.rows(icb_id=icb.pk)
     parts = (
         (icb.pk, icb.ods_code, icb.name),
         [(c.pk, c.label, c.snapshot_date, c.submission_deadline) for c in cycles],
@@ -501,21 +499,15 @@ def comparison_version(icb: ICB, cycles: list[Cycle]) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-VERSION_ICB = 0  # stands for the ICB's id while the query is compiled
-
-
-@functools.cache
-def _version_sql() -> str:
-    """``comparison_version``'s query, compiled once per process: its only parameter is the ICB's id.
-
-    Compiling it with the ORM costs about 1 ms of CPU, which the comparison page would otherwise
-    pay on every view (the data it returns costs a quarter of that).
-    """
-    approvals = Approval.objects.order_by().values(total=Func(F("pk"), function="COUNT"))
-    queryset = (
-        TrustICBMembership.objects.filter(icb_id=VERSION_ICB)
+# comparison_version's query, compiled once per process (portal.prepared): compiling it costs about
+# 1 ms of CPU, which the comparison page would otherwise pay on every view, four times running it.
+_VERSION_ROWS = Prepared(
+    lambda icb_id: (
+        TrustICBMembership.objects.filter(icb_id=icb_id)
         .annotate(
-            approvals=Subquery(approvals.values("total")[:1]),
+            approvals=Subquery(
+                Approval.objects.order_by().values(total=Func(F("pk"), function="COUNT")).values("total")
+            ),
             latest_approval=Subquery(Approval.objects.order_by("-pk").values("pk")[:1]),
         )
         .order_by("pk", "trust__assessments__pk")
@@ -535,10 +527,7 @@ def _version_sql() -> str:
             "latest_approval",
         )
     )
-    sql, params = queryset.query.sql_with_params()
-    if list(params) != [VERSION_ICB]:
-        raise RuntimeError(f"comparison_version's query must take only the ICB's id, not {params!r}")
-    return sql
+)
 
 
 def _national_approvals(cycle: Cycle) -> list[ApprovedRevision]:

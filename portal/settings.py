@@ -167,6 +167,13 @@ CACHES = {
         "LOCATION": "portal-sections",
         "OPTIONS": {"MAX_ENTRIES": 500},
     },
+    # Each process's own copies of the ICS comparison's sections, as read from the shared cache above
+    # and uncompressed (about 250 KB for an ICB of 20 trusts): at most 40 of them, about 10 MB.
+    "comparison": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "portal-comparison",
+        "OPTIONS": {"MAX_ENTRIES": 40},
+    },
 }
 
 # Sign-in throttling (django-axes). The axes backend comes first: it refuses a locked-out sign-in

@@ -25,8 +25,9 @@ from tests.factories import (
 
 @pytest.fixture(autouse=True)
 def _empty_section_cache():
-    """Each test starts with no cached page sections: their keys are row ids, which tests reuse."""
+    """Each test starts with no cached page sections in this process: their keys are row ids, which tests reuse."""
     caches["sections"].clear()
+    caches["comparison"].clear()
 
 
 @pytest.fixture

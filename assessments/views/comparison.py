@@ -35,6 +35,7 @@ from assessments import comparison as selectors
 from assessments import exports
 from assessments.models import Cycle
 from portal.models import ICB, ICBRole, TrustICBMembership
+from portal.prepared import Prepared
 
 EXPORT_FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -42,12 +43,21 @@ EXPORT_FORMATS = {
 }
 
 
+# The two queries every view of the page runs, compiled once per process (see portal.prepared).
+LED_ICBS = Prepared(
+    lambda user_id: ICB.objects.filter(memberships__user_id=user_id, memberships__role=ICBRole.ICS_LEAD).order_by(
+        "name"
+    )
+)
+CYCLES = Prepared(lambda: Cycle.objects.order_by("-label"))
+
+
 def access_icb_as_ics_lead(user, ods_code: str) -> tuple[ICB, list[ICB]]:
     """The ICB, if the user is its ICS lead, with every ICB they lead (for the chooser).
 
     A member of a trust currently in the ICB gets 403; anyone else gets 404.
     """
-    icbs = list(ICB.objects.filter(memberships__user=user, memberships__role=ICBRole.ICS_LEAD).order_by("name"))
+    icbs = list(LED_ICBS.objects(user_id=user.pk))
     for icb in icbs:
         if icb.ods_code == ods_code:
             return icb, icbs
@@ -109,14 +119,18 @@ def _sort_headers(comparison, *, sort: str, direction: str, plain: bool) -> list
     return headers
 
 
-def _resolve_cycle(request, cycles: list[Cycle]):
-    """The cycle asked for (or None for the default) and the chooser form; 400 when it is not a cycle."""
+def _resolve_cycle(request, cycles: list[Cycle]) -> tuple[Cycle | None, CycleForm | None]:
+    """The cycle asked for (or None for the default), or the chooser form with its error when it is not a cycle.
+
+    A valid choice needs no form here: the page shows the cached chooser.
+    """
     label = request.GET.get("cycle")
     chosen = next((c for c in cycles if c.label == label), None)
-    form = CycleForm(request.GET if label is not None else None, cycles=cycles, initial_cycle=chosen)
-    if label is not None and not form.is_valid():
-        return None, form
-    return chosen, form
+    if label is None or chosen is not None:
+        return chosen, None
+    form = CycleForm(request.GET, cycles=cycles, initial_cycle=None)
+    form.is_valid()
+    return None, form
 
 
 SECTIONS_TEMPLATE = "comparison/_comparison.html"
@@ -126,10 +140,10 @@ CHOOSER_TEMPLATE = "comparison/_cycle_chooser.html"
 @require_safe
 def comparison(request, ods_code):
     icb, icbs = access_icb_as_ics_lead(request.user, ods_code)
-    cycles = list(Cycle.objects.order_by("-label"))
-    chosen, form = _resolve_cycle(request, cycles)
-    context = {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": form}
-    if form.errors:
+    cycles = list(CYCLES.objects())
+    chosen, invalid = _resolve_cycle(request, cycles)
+    context = {"icb": icb, "other_icbs": [other for other in icbs if other.pk != icb.pk], "form": invalid}
+    if invalid is not None:
         return render(request, "comparison/compare.html", context, status=400)
     cycle, chooser, sections = _rendered(request, icb, cycles, chosen)
     return render(
@@ -143,7 +157,7 @@ def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> t
     They are the same for every ICS lead of the ICB (no name, no other ICBs, no CSRF token: the
     templates are rendered without the request), so they are cached, compressed, in the cache
     every app server shares, and each process keeps its own copy of what it has read from there
-    (in its "sections" cache, see ``assessments.sections``) so that the next view needs no query.
+    (in its "comparison" cache, uncompressed) so that the next view needs no query.
     The key names everything they were made from: the data (``comparison_version``: the ICB,
     cycles, memberships, assessment states, approvals and today's date), the code and templates
     that made them (``_code_version``), the cycle asked for and the sort and view parameters. A
@@ -159,9 +173,9 @@ def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> t
         plain == "plain",
     )
     key = f"comparison:page:{selectors.CACHE_FORMAT}:{icb.pk}:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()
-    own_copy = caches["sections"]  # this process's copies of what it has read from the shared cache
-    cached = own_copy.get(key)
-    if cached is None:
+    own_copy = caches["comparison"]  # this process's copies, uncompressed, of what it read from the shared cache
+    rendered = own_copy.get(key)
+    if rendered is None:
         cached = cache.get(key)
         if cached is None:
             result = selectors.build_comparison(icb=icb, cycle=chosen, cycles=cycles)
@@ -175,11 +189,13 @@ def _rendered(request, icb: ICB, cycles: list[Cycle], chosen: Cycle | None) -> t
                 zlib.compress(sections.encode()),
             )
             cache.set(key, cached, selectors.CACHE_TIMEOUT)
-        own_copy.set(key, cached, selectors.CACHE_TIMEOUT)
-    cycle_pk, chooser, sections = cached
+        cycle_pk, chooser, sections = cached
+        rendered = (cycle_pk, zlib.decompress(chooser).decode(), zlib.decompress(sections).decode())
+        own_copy.set(key, rendered, selectors.CACHE_TIMEOUT)
+    cycle_pk, chooser, sections = rendered
     cycle = next((c for c in cycles if c.pk == cycle_pk), None)
     # Rendered from our templates, above or by another request: marked safe as render_to_string made them.
-    return cycle, mark_safe(zlib.decompress(chooser).decode()), mark_safe(zlib.decompress(sections).decode())  # noqa: S308
+    return cycle, mark_safe(chooser), mark_safe(sections)  # noqa: S308
 
 
 def _sections_context(request, icb: ICB, result) -> dict:
