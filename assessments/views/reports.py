@@ -10,14 +10,14 @@ import logging
 from django.contrib import messages
 from django.core.cache import cache
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_safe
 
 from assessments import services
-from assessments.access import access_assessment
-from assessments.models import Approval, BoardReport, CoverSheet
+from assessments.access import access_approval, access_assessment
+from assessments.models import CoverSheet
 from assessments.report_forms import CoverSheetForm
 from assessments.services import COVER_SHEET_FIELDS, AssessmentError
 from assessments.tasks import render_board_report
@@ -86,27 +86,12 @@ def draft_pdf(request, pk):
     return pdf_response(pdf, report_filename(assessment.trust.ods_code, assessment.cycle.label, f"DRAFT-{stamp}"))
 
 
-def _approval(request, pk, revision, *, with_snapshot: bool = True) -> Approval:
-    approvals = Approval.objects.visible_to(request.user).select_related("assessment__trust", "assessment__cycle")
-    if not with_snapshot:
-        # Serving the stored PDF needs only the access check and the file name, not the frozen JSON.
-        approvals = approvals.only(
-            "assessment_id",
-            "revision",
-            "approved_at",
-            "assessment__trust__ods_code",
-            "assessment__trust__name",
-            "assessment__cycle__label",
-        )
-    return get_object_or_404(approvals, assessment_id=pk, revision=revision)
-
-
 @require_safe
 def approved_preview(request, pk, revision):
     """The approved board report as a web page, from the frozen snapshot."""
     from assessments import report
 
-    approval = _approval(request, pk, revision)
+    approval = access_approval(request.user, pk, revision)
     return render(
         request,
         "reports/board_report_preview.html",
@@ -117,8 +102,8 @@ def approved_preview(request, pk, revision):
 @require_safe
 def approved_pdf(request, pk, revision):
     """The stored PDF, byte for byte as rendered at approval."""
-    approval = _approval(request, pk, revision, with_snapshot=False)
-    board_report = BoardReport.objects.filter(approval=approval).first()
+    approval = access_approval(request.user, pk, revision, with_snapshot=False)
+    board_report = approval.stored_report
     if board_report is None:
         # The worker renders it when the approval commits. If that has not happened after a few
         # minutes (a failed render, a lost task), queue it again, at most every few minutes.
