@@ -64,15 +64,18 @@ def access_response(user, assessment_pk: int, code: str, *, roles: set[str] | No
     assessment and the person's role: one query for the working team, as ``access_assessment``."""
     if not user.is_authenticated:
         raise Http404
-    response = get_object_or_404(
-        # Only what the page's header and the cache key need: the rest is read when a section is
-        # rendered, as joining it here costs more than it saves on the pages served from the cache.
-        Response.objects.select_related("assessment__cycle", "requirement").annotate(
-            **_annotations(user, assessment_pk, versioned)
-        ),
-        assessment_id=assessment_pk,
-        requirement__code=code,
+    # Only what the page's header and the cache key need: the rest is read when a section is
+    # rendered, as joining it here costs more than it saves on the pages served from the cache.
+    responses = Response.objects.select_related("assessment__cycle", "requirement").annotate(
+        **_annotations(user, assessment_pk, versioned)
     )
+    try:
+        response = responses.get(assessment_id=assessment_pk, requirement__code=code)
+    except Response.DoesNotExist:
+        # No such requirement: the assessment's own check first, so a member without the right
+        # gets 403 whatever code they try, and anyone who cannot see the assessment 404.
+        access_assessment(user, assessment_pk, roles=roles)
+        raise Http404 from None
     _check(user, response.assessment, response.member_role, roles)
     if versioned:
         for name in sections.TRAIL_NAMES:

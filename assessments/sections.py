@@ -12,8 +12,8 @@ is ever shown (old entries are simply never asked for again):
   workforce figure, the cover sheet, an evidence link, the state or an approval writes an
   ``AssessmentEvent`` in its own transaction (``services._event``);
 - the trust's audit trail (``portal.AuditEvent``): its evidence library and its people;
-- the platform's audit trail (``AuditEvent`` with no trust: ODS imports of trusts and ICBs);
-- the admin log: anything an administrator changes in ``/admin/``, such as a person's name;
+- the platform's audit trail (``AuditEvent`` with no trust): ODS imports of trusts and ICBs, and
+  anything an administrator changes in ``/admin/``, such as a person's name (``PortalAdminSite``);
 - every approval (the peer medians are drawn from every trust's approvals);
 - today's date (what is overdue);
 - what the view adds: the person's role and anything else their page depends on.
@@ -37,7 +37,8 @@ import hashlib
 import secrets
 from collections.abc import Callable
 
-from django.contrib.admin.models import LogEntry
+from django.conf import settings
+from django.core import checks
 from django.core.cache import caches
 from django.db import connection
 from django.db.models.expressions import RawSQL
@@ -46,7 +47,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from assessments.models import Approval, Assessment, AssessmentEvent
+from portal.admin_site import ADMIN_CHANGE
 from portal.models import AuditEvent
+from portal.ods import ODS_IMPORT
 
 TIMEOUT = 60 * 60
 # Rendered in place of the CSRF token, and swapped for the request's own token on the way out: the
@@ -59,8 +62,8 @@ CSRF_PLACEHOLDER = f"csrf-{secrets.token_hex(16)}"
 TRAILS = (
     ("latest_event", AssessmentEvent, "assessment", "= %s"),  # the assessment's audit trail
     ("latest_trust_audit", AuditEvent, "trust", "= (SELECT trust_id FROM assessments_assessment WHERE id = %s)"),
-    ("latest_platform_audit", AuditEvent, "trust", "IS NULL"),  # ODS imports
-    ("latest_admin_change", LogEntry, None, ""),  # the admin log
+    # The platform's: ODS imports and administrators' changes (not two-factor set-ups, which show nowhere).
+    ("latest_platform_audit", AuditEvent, "trust", f"IS NULL AND action IN ('{ODS_IMPORT}', '{ADMIN_CHANGE}')"),
     ("latest_approval", Approval, None, ""),  # every approval
 )
 TRAIL_NAMES = [name for name, *_ in TRAILS]
@@ -73,7 +76,8 @@ def _trail_sql() -> list[tuple[str, str, bool]]:
     Each reads the trail's count as well as its latest id. Ids are handed out when a row is
     written, not when its transaction commits, so a change can commit with a lower id than one
     already read (two approvals at once, say): the latest id stays where it was, but the count
-    moves. The trails only grow.
+    moves. The trails only grow: nothing deletes audit entries or approvals. (Django's own admin
+    log is not one of them, as its rows go with the person who made them.)
     """
     quote = connection.ops.quote_name
     statements = []
@@ -89,7 +93,7 @@ def trails(assessment_pk: int) -> dict[str, RawSQL]:
     """Annotations for the query that fetches the assessment: each trail's count and latest id.
 
     Written as SQL rather than with the ORM's subqueries: compiling those costs about 2 ms of CPU
-    per request, more than the rest of a cached page. Each is one index lookup.
+    per request, more than the rest of a cached page. Each reads an index or a small table.
     """
     return {
         name: RawSQL(sql, [assessment_pk] if takes_pk else [])  # noqa: S611 (our SQL; the id is a parameter)
@@ -134,3 +138,21 @@ def cached(name: str, key_parts: tuple, render: Callable[[], str]) -> SafeString
 def with_csrf_token(request, html: str) -> SafeString:
     """``html`` (rendered by our templates with ``CSRF_PLACEHOLDER`` as the token) with this request's token."""
     return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308 (our templates' output)
+
+
+LOCAL_MEMORY = "django.core.cache.backends.locmem.LocMemCache"
+
+
+@checks.register(checks.Tags.caches)
+def check_section_caches(app_configs, **kwargs) -> list[checks.Error]:
+    """The section caches must be each process's own: their keys do not name the code (a release
+    restarts the processes) and their CSRF placeholder is this process's."""
+    return [
+        checks.Error(
+            f'CACHES["{alias}"] must be {LOCAL_MEMORY}, each process\'s own memory.',
+            hint="A shared cache would serve sections rendered by other releases' templates.",
+            id="assessments.E001",
+        )
+        for alias in ("sections", "comparison")
+        if settings.CACHES.get(alias, {}).get("BACKEND") != LOCAL_MEMORY
+    ]

@@ -142,6 +142,8 @@ def _count(number: int, org_type: str) -> str:
     return f"{number} {singular if number == 1 else plural}"
 
 
+ODS_IMPORT = "ods_import"  # the platform's audit trail entry for an import that changed anything
+
 UNSET = object()  # a column the file leaves out, or an empty cell that means "keep what is stored"
 
 
@@ -253,7 +255,7 @@ def import_ods(
         transaction.set_rollback(True)
     elif report.added or report.changed or report.closed:
         # The platform's audit trail: pages that show ICBs and trusts are cached under its latest entry.
-        AuditEvent.objects.create(trust=None, actor=None, action="ods-import", summary=report.summary()[:500])
+        AuditEvent.objects.create(trust=None, actor=None, action=ODS_IMPORT, summary=report.summary()[:500])
     return report
 
 

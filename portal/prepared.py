@@ -9,7 +9,11 @@ through ``Model.objects.raw`` (model instances) or a cursor (rows, for ``values_
     icbs = list(LED_ICBS.objects(user_id=request.user.pk))
 
 Only for queries whose shape never changes: no ``select_related`` (``raw`` cannot follow it), no
-optional filters. The SQL is compiled for the database of the first call, as the portal has one.
+optional filters, and no value worked out inside ``build`` (such as today's date: it would be
+kept from the first call). The parameters are ids: the stand-ins are integers no id takes, and a
+parameter the compiled SQL does not use is refused. The SQL is compiled for the database of the
+first call, as the portal has one. ``rows`` gives what the database driver gives, without the
+model fields' conversions, which is enough for comparing rows (as a cache key does).
 """
 
 from __future__ import annotations

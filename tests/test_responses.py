@@ -150,6 +150,15 @@ class TestEditPage:
         """A code that is not in the framework version is not found."""
         assert client_for(lead).get(response_url(assessment, "R99")).status_code == 404
 
+    def test_unknown_requirement_is_403_for_a_member_without_the_right_and_404_for_an_outsider(
+        self, client_for, contributor, outsider, assessment
+    ):
+        """Assigning is for leads: a contributor gets 403 whatever the code; an outsider learns nothing."""
+        for code in ("R1", "R99"):
+            url = reverse("response-assign", args=[assessment.pk, code])
+            assert client_for(contributor).get(url).status_code == 403
+            assert client_for(outsider).get(url).status_code == 404
+
     def test_wrong_method_is_405(self, client_for, lead, assessment):
         """Only GET and POST."""
         assert client_for(lead).delete(response_url(assessment)).status_code == 405

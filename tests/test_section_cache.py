@@ -804,3 +804,54 @@ def test_two_approvals_elsewhere_committed_out_of_order_both_reach_the_peer_pane
         sign_off(*early)
         assert "2.5 – between" in r1_medians()  # 4, 4, 1 and 1
     assert r1_medians().count("1 – Not met") == 2  # 4, 4, 1, 1 and 1: in the ICB and in England
+
+
+def test_an_administrator_deleting_their_own_account_does_not_bring_back_an_old_section(
+    client_for, lead, contributor, administrator, assessment
+):
+    """Django's admin log loses a person's rows when they are deleted; the platform's trail does not."""
+    assign(assessment, lead, contributor)
+    client = client_for(lead)
+    assert "Assigned to Connor Contributor" in task(client.get(overview_url(assessment)), "R1")
+    admin_client = signed_in(administrator)
+    change_in_admin(
+        admin_client,
+        reverse("admin:portal_user_change", args=[contributor.pk]),
+        "user_form",
+        full_name="Connie Renamed",
+    )
+    assert "Assigned to Connie Renamed" in task(client.get(overview_url(assessment)), "R1")
+    deleted = admin_client.post(reverse("admin:portal_user_delete", args=[administrator.pk]), {"post": "yes"})
+    assert deleted.status_code == 302
+    assert not User.objects.filter(pk=administrator.pk).exists()
+    assert "Assigned to Connie Renamed" in task(client.get(overview_url(assessment)), "R1")
+
+
+def test_changes_in_the_admin_go_in_the_platform_audit_trail_and_views_do_not(administrator, contributor):
+    """Each add, change or deletion in /admin/ is one platform audit entry, by whom and where; reading is none."""
+    from portal.admin_site import ADMIN_CHANGE
+    from portal.models import AuditEvent
+
+    admin_client = signed_in(administrator)
+    url = reverse("admin:portal_user_change", args=[contributor.pk])
+    assert admin_client.get(url).status_code == 200
+    assert not AuditEvent.objects.filter(action=ADMIN_CHANGE).exists()
+    change_in_admin(admin_client, url, "user_form", full_name="Connie Renamed")
+    entry = AuditEvent.objects.get(action=ADMIN_CHANGE)
+    assert (entry.trust, entry.actor) == (None, administrator)
+    assert entry.summary == f"Changed in the admin by {administrator.email}: {url}"
+
+
+def test_a_shared_backend_for_the_section_caches_fails_the_system_check(settings):
+    """Sections must stay in each process: a shared cache would outlive the code that rendered them."""
+    from django.core import checks
+
+    assert not [e for e in checks.run_checks(tags=[checks.Tags.caches]) if e.id == "assessments.E001"]
+    settings.CACHES = {
+        **settings.CACHES,
+        "sections": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"},
+    }
+    errors = [e for e in checks.run_checks(tags=[checks.Tags.caches]) if e.id == "assessments.E001"]
+    assert [e.msg for e in errors] == [
+        'CACHES["sections"] must be django.core.cache.backends.locmem.LocMemCache, each process\'s own memory.'
+    ]
