@@ -32,8 +32,9 @@ def test_each_call_fills_in_its_own_values(region):
 @pytest.mark.django_db
 def test_rows_are_the_values_list_rows(cycle, previous_cycle):
     """A ``values_list`` query's rows, as the database returns them."""
-    labels = Prepared(lambda: Cycle.objects.order_by("-label").values_list("pk", "label"))
-    assert labels.rows() == list(Cycle.objects.order_by("-label").values_list("pk", "label"))
+    columns = ("pk", "label", "snapshot_date", "submission_deadline")
+    cycles = Prepared(lambda: Cycle.objects.order_by("-label").values_list(*columns))
+    assert cycles.rows() == list(Cycle.objects.order_by("-label").values_list(*columns))
 
 
 def test_a_value_the_query_does_not_use_is_refused():
