@@ -1,4 +1,5 @@
-"""What the comparison caches: never stale, never another person's, in the cache every app server shares.
+"""What the comparison caches: never stale, never another person's, in the cache every app server shares
+(and a copy in each process).
 
 The comparison page's sections are rendered once per ICB, data and view, and the peer context
 reads other trusts' approved ratings from the cache. Each key names the data it was made from,
@@ -69,6 +70,24 @@ class TestComparisonPage:
         assert sections(hit.content.decode()) == sections(miss.content.decode())
         assert hit.context["cycle"] == approved.cycle
         assert "Compare trusts: 2026/27" in hit.content.decode()
+
+    def test_another_process_fills_its_own_copy_from_the_shared_cache(self, client_for, ics_lead, icb, approved):
+        """A process without its own copy reads the shared cache, rendering nothing; then it needs neither."""
+        from django.core.cache import caches
+
+        client = client_for(ics_lead)
+        rendered = client.get(compare_url(icb))
+        caches["comparison"].clear()  # as a second app server, which has not shown the page yet
+        with CaptureQueriesContext(connection) as from_shared:
+            shared = client.get(compare_url(icb))
+        with CaptureQueriesContext(connection) as from_own:
+            own = client.get(compare_url(icb))
+        assert snapshot_queries(from_shared.captured_queries) == []
+        assert any("portal_cache" in q["sql"] for q in from_shared.captured_queries)
+        assert not any("portal_cache" in q["sql"] for q in from_own.captured_queries)
+        assert (
+            sections(own.content.decode()) == sections(shared.content.decode()) == sections(rendered.content.decode())
+        )
 
     def test_each_ics_lead_sees_their_own_name_and_token_around_the_same_sections(
         self, client_for, ics_lead, icb, approved
