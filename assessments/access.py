@@ -78,9 +78,7 @@ def access_response(user, assessment_pk: int, code: str, *, roles: set[str] | No
         raise Http404 from None
     _check(user, response.assessment, response.member_role, roles)
     if versioned:
-        for name in sections.TRAIL_NAMES:
-            setattr(response.assessment, name, getattr(response, name))
-        response.assessment.data_version = sections.data_version(response.assessment)
+        response.assessment.data_version = sections.data_version(response.assessment, trails_from=response)
     return response.assessment, response, response.member_role
 
 

@@ -101,13 +101,14 @@ def trails(assessment_pk: int) -> dict[str, RawSQL]:
     }
 
 
-def data_version(assessment: Assessment) -> tuple:
+def data_version(assessment: Assessment, *, trails_from=None) -> tuple:
     """What the sections of ``assessment``'s pages are made from, bar what the view adds (see the module's
-    docstring); ``assessment`` was fetched with ``trails``."""
+    docstring). ``trails_from`` is the object fetched with ``trails``: the assessment unless given."""
+    annotated = trails_from or assessment
     return (
         _row(assessment),
         _row(assessment.cycle),
-        *(getattr(assessment, name) for name in TRAIL_NAMES),
+        *(getattr(annotated, name) for name in TRAIL_NAMES),
         timezone.localdate(),
     )
 
